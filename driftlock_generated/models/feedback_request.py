@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.feedback_type import FeedbackType
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="FeedbackRequest")
+
+
+@_attrs_define
+class FeedbackRequest:
+    """
+    Attributes:
+        feedback_type (FeedbackType):
+        reason (str | Unset):
+    """
+
+    feedback_type: FeedbackType
+    reason: str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        feedback_type = self.feedback_type.value
+
+        reason = self.reason
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "feedback_type": feedback_type,
+            }
+        )
+        if reason is not UNSET:
+            field_dict["reason"] = reason
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        feedback_type = FeedbackType(d.pop("feedback_type"))
+
+        reason = d.pop("reason", UNSET)
+
+        feedback_request = cls(
+            feedback_type=feedback_type,
+            reason=reason,
+        )
+
+        feedback_request.additional_properties = d
+        return feedback_request
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
