@@ -6,7 +6,9 @@ compares every file both ways, so hand edits, additions and deletions all show.
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,33 +27,41 @@ def _files(folder: Path) -> set[Path]:
     }
 
 
-def _generate(into: Path) -> None:
-    generator = Path(sys.executable).parent / "openapi-python-client"
+def _generate(root: Path, into: Path) -> None:
+    venv_bin = Path(sys.executable).parent
     command = [
-        str(generator),
+        str(venv_bin / "openapi-python-client"),
         "generate",
         "--path",
-        str(ROOT / "openapi.yaml"),
+        str(root / "openapi.yaml"),
         "--config",
-        str(ROOT / "generator-config.yaml"),
+        str(root / "generator-config.yaml"),
         "--meta",
         "none",
         "--output-path",
         str(into),
         "--fail-on-warning",
     ]
-    # The post-hooks run ruff relative to the output folder, so run from there.
-    done = subprocess.run(command, cwd=into.parent, capture_output=True, text=True, check=False)
+    # The post-hooks call `ruff` from PATH: it must be the venv's pinned one.
+    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(
+        command, cwd=into.parent, env=env, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"check-generated: generation failed (exit {done.returncode})")
 
 
-def main() -> int:
-    committed = ROOT / PACKAGE
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--root", type=Path, default=ROOT, help="folder holding the spec, config and package"
+    )
+    root: Path = parser.parse_args(argv).root
+    committed = root / PACKAGE
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / PACKAGE
-        _generate(fresh)
+        _generate(root, fresh)
         committed_files, fresh_files = _files(committed), _files(fresh)
         problems: list[str] = []
         for extra in sorted(committed_files - fresh_files):
@@ -63,7 +73,10 @@ def main() -> int:
             theirs = (fresh / common).read_text().splitlines(keepends=True)
             problems.extend(
                 difflib.unified_diff(
-                    ours, theirs, f"{PACKAGE}/{common} (committed)", f"{PACKAGE}/{common} (generated)"
+                    ours,
+                    theirs,
+                    f"{PACKAGE}/{common} (committed)",
+                    f"{PACKAGE}/{common} (generated)",
                 )
             )
     if problems:
