@@ -1,0 +1,5 @@
+"""``python -m driftlock``: the ``driftlock`` command."""
+
+from driftlock.cli import main
+
+raise SystemExit(main())

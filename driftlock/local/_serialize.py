@@ -1,0 +1,206 @@
+"""Events to canonical bytes: secret redaction, compact JSON and masking of volatile tokens.
+
+The detector compares events by how well they compress against each other, so two events that
+differ only by a timestamp, a request id or an address must serialise to the same bytes. Every
+event goes through :func:`serialize_event`: secrets are redacted, the event becomes compact JSON
+with sorted keys (one line), and volatile tokens are replaced by short placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+__all__ = [
+    "REDACTED",
+    "canonical_json",
+    "is_secret_key",
+    "mask_volatile",
+    "redact_secrets",
+    "serialize_event",
+]
+
+REDACTED = "[REDACTED]"
+
+# Keys compared case-insensitively, with "-" read as "_" (so "X-Api-Key" matches "x_api_key").
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "x_api_key",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth_token",
+        "session_token",
+        "client_secret",
+        "private_key",
+    }
+)
+_SECRET_SUFFIXES = ("_password", "_passwd", "_token", "_secret", "_api_key", "_apikey")
+
+# Memo of key -> is secret. Event keys repeat endlessly, so this turns the check into one dict
+# lookup; it stops growing at a bound so that hostile keys cannot exhaust memory.
+_KEY_MEMO: dict[str, bool] = {}
+_KEY_MEMO_MAX = 8192
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether values under ``key`` are redacted (case-insensitive, ``-`` read as ``_``)."""
+    known = _KEY_MEMO.get(key)
+    if known is not None:
+        return known
+    norm = key.lower().replace("-", "_")
+    secret = norm in _SECRET_KEYS or norm.endswith(_SECRET_SUFFIXES)
+    if len(_KEY_MEMO) < _KEY_MEMO_MAX:
+        _KEY_MEMO[key] = secret
+    return secret
+
+
+def _redact_value(value: Any) -> Any:
+    """``value`` with secrets redacted; the very same object when nothing needed redacting."""
+    if isinstance(value, Mapping):
+        return _redact_mapping(value)
+    if isinstance(value, list | tuple):
+        changed = False
+        items = []
+        for item in value:
+            new = _redact_value(item)
+            changed = changed or new is not item
+            items.append(new)
+        return items if changed else value
+    return value
+
+
+def _redact_mapping(event: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    out: dict[Any, Any] | None = None
+    for key, value in event.items():
+        if isinstance(key, str) and is_secret_key(key):
+            new: Any = REDACTED
+        elif isinstance(value, Mapping | list | tuple):
+            new = _redact_value(value)
+        else:
+            continue
+        if new is not value:
+            if out is None:
+                out = dict(event)
+            out[key] = new
+    return event if out is None else out
+
+
+def redact_secrets(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Replace the values of secret-bearing keys, at any depth, by ``"[REDACTED]"``.
+
+    Secret keys include password, passwd, token, secret, api_key, apikey, authorization, cookie,
+    set-cookie and x-api-key (case-insensitive), and keys ending in ``_token``, ``_secret`` or
+    ``_password``. The input is never mutated: containers on the path to a redacted value are
+    copied, and an event without secrets is returned as is (the common, fast case).
+    """
+    return _redact_mapping(event)
+
+
+def _json_default(value: Any) -> Any:
+    """Make the values that ``json`` cannot encode JSON-safe, deterministically."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        items = list(value)
+        if isinstance(value, set | frozenset):
+            items.sort(key=repr)
+        return items
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,  # keeps "\\u00e9" escapes from turning into maskable 4-digit runs
+    separators=(",", ":"),
+    sort_keys=True,
+    default=_json_default,
+)
+
+
+def canonical_json(event: Mapping[str, Any]) -> str:
+    """Compact JSON of ``event`` with sorted keys, no spaces and non-ASCII kept as is."""
+    if not isinstance(event, dict):
+        event = dict(event)
+    return _ENCODER.encode(event)
+
+
+# One pass over the text. A base64 or JWT candidate must start a run of base64 characters and
+# be long enough; the other shapes start with a hex digit or a colon. The lookaheads let the
+# engine skip most positions at once (masking is on the hot path). Within a branch the more
+# specific shape wins: a timestamp or a UUID before a hex run, an address before a number.
+_JWT = r"(?P<jwt>eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"
+_B64 = r"(?P<b64>[A-Za-z0-9+/_-]{24,}={0,2})"
+_SHAPES = (
+    r"(?P<ts>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)?)"
+    r"|(?P<uuid>\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b)"
+    r"|(?P<ip6>(?<![\w:.])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+    r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::"
+    r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?)(?![\w:]))"
+    r"|(?P<hex>\b[0-9A-Fa-f]{16,}\b)"
+    r"|(?P<ip4>\b(?:\d{1,3}\.){3}\d{1,3}\b)"
+    r"|(?P<num>\d{4,})"
+)
+_VOLATILE = re.compile(
+    rf"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]{{24}}|eyJ)(?:{_JWT}|{_B64})"
+    rf"|(?=[0-9A-Fa-f:])(?:{_SHAPES})"
+)
+# Inside a long run that is not base64 (a path, a snake_case name) the other shapes still apply.
+_VOLATILE_INNER = re.compile(rf"(?=[0-9A-Fa-f:])(?:{_SHAPES})")
+_PLACEHOLDER = {
+    "jwt": "<jwt>",
+    "ts": "<ts>",
+    "uuid": "<uuid>",
+    "ip6": "<ip>",
+    "hex": "<hex>",
+    "ip4": "<ip>",
+    "num": "<num>",
+}
+_HAS_DIGIT = re.compile(r"\d")
+_HAS_UPPER = re.compile(r"[A-Z]")
+_HAS_LOWER = re.compile(r"[a-z]")
+
+
+def _replace(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    if kind != "b64":
+        return _PLACEHOLDER[kind or "num"]
+    run = match.group()
+    # Random base64 mixes digits with both cases; a long word, path or snake_case name does not.
+    if _HAS_DIGIT.search(run) and _HAS_UPPER.search(run) and _HAS_LOWER.search(run):
+        return "<b64>"
+    return _VOLATILE_INNER.sub(_replace, run)
+
+
+def mask_volatile(text: str) -> str:
+    """Replace volatile tokens in ``text`` by placeholders.
+
+    ``<ts>`` ISO-8601 dates and timestamps, ``<uuid>`` UUIDs, ``<hex>`` hex runs of 16+ digits
+    (hashes, trace ids), ``<jwt>`` JSON web tokens, ``<ip>`` IPv4 and IPv6 addresses, ``<b64>``
+    base64 runs of 24+ characters mixing digits, upper and lower case, ``<num>`` numbers of 4+
+    digits (epoch times, ids, counters, and the 4+ digit runs of decimals).
+    """
+    return _VOLATILE.sub(_replace, text)
+
+
+def serialize_event(event: Mapping[str, Any]) -> bytes:
+    """The bytes the detector compresses: redacted, canonical, masked JSON as UTF-8 (one line)."""
+    return mask_volatile(canonical_json(redact_secrets(event))).encode("utf-8", "surrogatepass")

@@ -1,0 +1,1 @@
+"""Shared test helpers: real servers and synthetic event streams."""
