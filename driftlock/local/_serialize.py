@@ -135,11 +135,23 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_string_keys(v) for v in value]
+    return value
+
+
 def canonical_json(event: Mapping[str, Any]) -> str:
     """Compact JSON of ``event`` with sorted keys, no spaces and non-ASCII kept as is."""
     if not isinstance(event, dict):
         event = dict(event)
-    return _ENCODER.encode(event)
+    try:
+        return _ENCODER.encode(event)
+    except TypeError:
+        # Keys of mixed types cannot be sorted: compare them as the strings JSON makes of them.
+        return _ENCODER.encode(_string_keys(event))
 
 
 # One pass over the text. A base64 or JWT candidate must start a run of base64 characters and

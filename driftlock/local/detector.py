@@ -1,51 +1,54 @@
 """Per-stream compression-based anomaly detection (CBAD): the detection core of the local engine.
 
 Every event becomes canonical, masked bytes (:mod:`driftlock.local._serialize`). A stream keeps
-its recent events; once it holds ``baseline_size + window_size`` of them, four signals run:
+its recent events; once it holds ``baseline_size + window_size`` of them, four signals run. The
+window is the newest ``window_size`` events, the baseline the ``baseline_size`` before it.
 
 ``event_novelty`` (every event)
-    The event's compressed size given the baseline, the baseline being a raw-content dictionary
-    prepared once per hop. The baseline is the ``baseline_size`` events before the current
-    window, so the events of a burst do not hide each other. The size is turned into an
-    empirical p-value against the same size for ordinary recent events (a rolling reservoir,
-    bootstrapped at readiness by scoring held-out folds of the first baseline), with an
-    exponential tail fitted to the reservoir's top decile where the reservoir is too small to
-    reach the needed p. Catches a single odd event.
+    The event's compressed size given the baseline (a raw-content dictionary prepared once per
+    hop; the baseline excludes the window, so the events of a burst do not hide each other),
+    turned into an empirical p-value against the same size for ordinary recent events: a
+    rolling reservoir of unflagged scores, bootstrapped at readiness by scoring held-out folds,
+    with an exponential tail fitted to its top decile where it is too small to reach the p
+    needed. Catches a single odd event.
 ``window_burst`` (once per hop)
     The window's compression ratio against shuffled splits of baseline + window (a seeded
-    permutation test), two-sided: a burst of repeated, ordinary-looking events makes the window
-    *more* compressible, a burst of varied odd events makes it less. The shuffled splits form a
-    rolling cache refreshed with a few new splits per hop and aged out after one baseline +
-    window span, so the test costs a handful of compressions per hop instead of hundreds.
+    permutation test), two-sided: repeated, ordinary-looking events make the window *more*
+    compressible, varied odd ones less. The shuffled splits are a rolling cache, a few new ones
+    per hop, aged out after one baseline + window span: a handful of compressions per hop, not
+    hundreds. Events already reported are left out of both sides (an old incident still in the
+    baseline would otherwise make ordinary windows look unusual), and the window must also lie
+    beyond every recent window's ratio.
 ``field_burst`` and ``value_burst`` (once per hop)
-    Masking hides numbers of 4+ digits, and compression barely notices frequency shifts (sixty
-    404s on a common route cost little more than sixty 200s). So each field is also profiled:
-    values of low-cardinality fields (status, method, route, host...), and values beyond 3
-    standard deviations of numeric fields. A value seen in the window far more often than its
-    decayed frequency in the stream so far fires (exact binomial tail, Bonferroni over the
-    values present in the window).
+    Masking hides numbers of 4+ digits, and compression barely notices a frequency shift (sixty
+    404s on a common route cost little more than sixty 200s), so fields are profiled too: the
+    masked values of low-cardinality fields (status, method, route, host...), and numbers beyond
+    3 decayed standard deviations. A value far more frequent in the window than in the stream's
+    decayed history (weights halve every 1000 events) fires: exact binomial tail, Bonferroni
+    over the distinct values the window holds.
 
-Calibration: every threshold is a p-value derived from ``p_value_threshold``, read as the
-false-alarm budget per window of clean events. Half goes to the per-event tests (Bonferroni over
-the window's events: ``p / (2 * window_size)`` each); the other half to each hop's window tests
-(``p / (2 * window_size)`` per hop, split evenly between the compression test and the field
-tests). ``ncd_threshold`` is an effect-size floor on event novelty: besides being significant,
-at least that share of the event's compressed size must be new, beyond the typical event's
-(``(size - typical) / size >= ncd_threshold``). The window NCD is reported in ``metrics`` but
-decides nothing: between a large baseline and a small window it sits near 1 - C(window) /
-C(baseline) whatever the traffic. ``permutation_count`` caps how many shuffled splits the window
-null keeps.
+Calibration: every decision is a p-value derived from ``p_value_threshold``, read as the budget
+of false alarms per window of clean events. Half of it goes to the per-event test (Bonferroni
+over the window's events: ``p / (2 * window_size)`` per event), the other half to each hop's
+window tests (``p / (2 * window_size)`` per hop, split evenly between the compression test and
+the field tests). ``ncd_threshold`` is an effect-size floor on event novelty: besides being
+significant, that share of the event's compressed size at least must be new, beyond the typical
+event's (``(size - typical) / size >= ncd_threshold``). The window's NCD to its baseline is
+reported in ``metrics`` and ``why`` but decides nothing: between a large baseline and a small
+window it sits near 1 - C(window) / C(baseline) whatever the traffic. ``permutation_count``
+caps the shuffled splits the window null keeps.
 
-Each event is reported once: event novelty at its arrival, and a window-level signal reports only
-the events of the hop that fired (of this batch) that carry the burst: the burst's field value
-or outlier, or for the compression test the events that the rest of the window explains better
-than the baseline does.
+Reporting: each event at most once. Event novelty reports an event on arrival; a window-level
+signal reports the not-yet-reported events of the hop that fired (those of the current batch)
+that carry the burst: its field value or outlier, or for the compression test the events the
+rest of the window explains better than the baseline does (repetitive window) or that are
+individually unusual (varied window).
 
-Drift: an anchor (the first baseline) is taken when the stream first becomes ready for detection,
-and each batch compares the newest window with it (see :meth:`StreamDetector.process`).
+Drift: the first baseline becomes the stream's anchor when the stream first becomes ready for
+detection (see :meth:`StreamDetector.process` for the score).
 
-Everything is deterministic: seeded randomness only, no clocks in the decisions, and a snapshot
-holds every piece of state, so restoring it and feeding the same events gives the same output.
+Deterministic: seeded randomness only, no clock in any decision, and a snapshot holds all state,
+so restoring it and feeding the same events gives the same output.
 """
 
 from __future__ import annotations
@@ -170,6 +173,7 @@ PROFILES: Final[dict[str, DetectorSettings]] = {
         baseline_size=800, window_size=100, ncd_threshold=0.45, p_value_threshold=0.01
     ),
 }
+"""The API's named profiles; a stream with overridden or tuned settings is ``custom``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -906,10 +910,11 @@ class StreamDetector:
                 self._reservoir.add(score)
 
     def _field_tests(self, batch: _Batch, end: int, hop_events: list[int]) -> None:
-        settings = batch.settings
-        found, tested = self._fields.bursts(end, settings.window_size)
-        alpha = batch.window_alpha / 2 / max(tested, 1)
-        firing = [b for b in found if b.p_value * max(tested, 1) <= batch.window_alpha / 2]
+        """Field-value and value-outlier bursts in the window that closes at ``end``."""
+        found, tested = self._fields.bursts(end, batch.settings.window_size)
+        threshold = batch.window_alpha / 2
+        # Bonferroni over the distinct values the window holds.
+        firing = [b for b in found if b.p_value * tested <= threshold]
         if not firing:
             return
         for index in hop_events:
@@ -918,15 +923,18 @@ class StreamDetector:
             if burst is None:
                 continue
             signal, what = _describe_token(burst.token)
-            p_corrected = min(1.0, burst.p_value * tested)
-            metrics = self._hop_metrics(batch, end, p_corrected, alpha * tested)
+            p = min(1.0, burst.p_value * tested)
             why = (
                 f"{signal.replace('_', ' ')}: {what} in {burst.count} of {burst.among} window "
                 f"events vs {burst.expected_share:.1%} before "
-                f"(p={_format_p(p_corrected)} over {tested} field values)"
+                f"(p={_format_p(p)} over {tested} field values)"
             )
             self._flagged.add(index)
-            batch.detections.append(Detection(index - batch.start, why, signal, metrics))
+            batch.detections.append(
+                Detection(
+                    index - batch.start, why, signal, self._hop_metrics(batch, end, p, threshold)
+                )
+            )
 
     def _unflagged(self, end: int, count: int) -> list[tuple[int, bytes]]:
         """The newest ``count`` events before ``end`` that no signal has reported."""
@@ -971,7 +979,8 @@ class StreamDetector:
             how = f"compresses {typical / ratio:.2f}x worse than shuffled splits"
         why = (
             f"window burst: the window {how} of baseline and window (ratio {ratio:.2f} vs "
-            f"typical {typical:.2f}, p={_format_p(p)} over {len(null.entries)} shuffles)"
+            f"typical {typical:.2f}, p={_format_p(p)} over {len(null.entries)} shuffles; "
+            f"NCD to the baseline {metrics['ncd']:.2f})"
         )
         for index in members:
             self._flagged.add(index)

@@ -99,6 +99,10 @@ def test_canonical_json_accepts_non_json_values() -> None:
     }
 
 
+def test_canonical_json_accepts_keys_of_mixed_types() -> None:
+    assert canonical_json({"b": 1, 2: "x", "a": {3: None}}) == '{"2":"x","a":{"3":null},"b":1}'
+
+
 def test_events_differing_only_in_volatile_tokens_serialise_alike() -> None:
     one = {"ts": "2024-05-01T12:00:00.001Z", "id": "123e4567-e89b-12d3-a456-426614174000"}
     two = {"id": "00000000-0000-4000-8000-000000000000", "ts": "2025-01-09T23:59:59.999Z"}

@@ -21,11 +21,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 Event = dict[str, Any]
 
-PROFILES = ("log", "metric")
+TRAFFIC = ("log", "metric")
 BURST_KINDS = ("error_burst", "scanner", "latency_spike", "ordinary_burst")
 
 _START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +61,7 @@ class SyntheticStream:
     isolated: tuple[Incident, ...] = ()
     warmup: int = 0
 
-    @property
+    @cached_property
     def anomalous(self) -> frozenset[int]:
         """Indices of every injected event (bursts and isolated odd events)."""
         out: set[int] = set()

@@ -1,0 +1,1 @@
+"""Performance benchmarks: ``make bench`` runs them and writes their figures."""
