@@ -39,8 +39,9 @@ test: lint typecheck check-generated
 demo: $(STAMP)
 	@echo "make demo: not built yet (issue 7: the main job end to end)" >&2; exit 1
 
+# QUICK=1 takes fewer samples (under 2 minutes); ONLY=engine,client picks benchmarks.
 bench: $(STAMP)
-	@echo "make bench: not built yet (issue 8: benchmarks)" >&2; exit 1
+	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 record: $(STAMP)
 	@echo "make record: not built yet (issue 4: cassettes recorded from driftlock serve)" >&2; exit 1
