@@ -1,0 +1,1 @@
+"""Tests of the web-framework integrations and their shared capture and delivery core."""
