@@ -41,10 +41,24 @@ demo: $(STAMP)
 
 # QUICK=1 takes fewer samples (under 2 minutes); ONLY=engine,client picks benchmarks.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m benchmarks.run $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
+# Records tests/cassettes from a fresh `driftlock serve` on a free loopback port, started and
+# stopped here (also when the recording fails).
 record: $(STAMP)
-	@echo "make record: not built yet (issue 4: cassettes recorded from driftlock serve)" >&2; exit 1
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	key=dlk_00000000-0000-4000-8000-000000000000.record; \
+	$(BIN)/driftlock serve --port $$port --api-key $$key --log-level warning & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; \
+	for attempt in $$(seq 100); do \
+	  $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+	    http://127.0.0.1:$$port/healthz 2>/dev/null && break; \
+	  kill -0 $$server || exit 1; sleep 0.2; \
+	done; \
+	rm -f tests/cassettes/*.yaml && \
+	DRIFTLOCK_CASSETTE_URL=http://127.0.0.1:$$port DRIFTLOCK_CASSETTE_KEY=$$key \
+	  $(BIN)/pytest tests/client/test_cassettes.py --record-mode=rewrite -q
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -107,6 +107,16 @@ TARGETS: list[Target] = [
     ),
     Target("local_app", "100-event detect p50, in-process", "ms", 30, False,
            _path("in_process", "p50_ms")),
+    Target("asgi", "FastAPI requests/s with the middleware, x bare (median)", "ratio", 0.90,
+           True, _path("variants", "driftlock", "ratio_to_bare", "median")),
+    Target("asgi", "server CPU added per request (median)", "us", 20, False,
+           _path("variants", "driftlock", "cpu_us_over_bare", "median")),
+    Target("asgi", "p99 latency added (median)", "ms", 1.0, False,
+           _path("variants", "driftlock", "p99_ms_over_bare", "median")),
+    Target("delivery", "events delivered to driftlock serve, nothing lost", "events/s", 20000,
+           True, _path("throughput", "events_per_s")),
+    Target("delivery", "memory growth from 50k to 100k requests, Driftlock down", "MB", 5.0,
+           False, _path("memory", "growth_50k_to_100k_mb")),
 ]  # fmt: skip
 
 
