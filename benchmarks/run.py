@@ -107,6 +107,13 @@ TARGETS: list[Target] = [
     ),
     Target("local_app", "100-event detect p50, in-process", "ms", 30, False,
            _path("in_process", "p50_ms")),
+    *(
+        Target("client", f"CPU per 100-event detect via {name}, x hand-written httpx", "ratio",
+               1.3, False, _path("ratios", key, "median"))
+        for key, name in (("sync", "DriftlockSyncClient.detect"),
+                          ("detect_sync", "DriftlockClient.detect_sync"),
+                          ("async", "DriftlockClient.detect"))
+    ),
     Target("asgi", "FastAPI requests/s with the middleware, x bare (median)", "ratio", 0.90,
            True, _path("variants", "driftlock", "ratio_to_bare", "median")),
     Target("asgi", "server CPU added per request (median)", "us", 20, False,

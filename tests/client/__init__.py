@@ -1,0 +1,1 @@
+"""Tests of the client facade: DriftlockClient and DriftlockSyncClient."""
