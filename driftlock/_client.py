@@ -49,6 +49,7 @@ from driftlock.models import (
     StreamProfile,
     StreamTuning,
 )
+from driftlock.utils import Utils
 from driftlock_generated.client import AuthenticatedClient
 
 __all__ = ["DriftlockClient", "DriftlockSyncClient"]
@@ -73,6 +74,7 @@ class _Base(Generic[H]):
         self._core = ClientCore(config)
         self._http = http
         self._root = root
+        self.utils = Utils()
         # The generated client only routes calls: the injected httpx client carries the key,
         # headers and timeout (the generated layer drops them when one is injected).
         self._gen = AuthenticatedClient(
