@@ -24,11 +24,14 @@ def _examples() -> list[tuple[str, str]]:
     return found
 
 
-EXAMPLES = _examples()
+EXAMPLES = [(where, code) for where, code in _examples() if "def test_" not in code]
+TEST_EXAMPLES = [(where, code) for where, code in _examples() if "def test_" in code]
+pytest_plugins = ["pytester"]
 
 
 def test_the_readme_has_examples() -> None:
     assert len(EXAMPLES) >= 8
+    assert len(TEST_EXAMPLES) >= 1
 
 
 @pytest.mark.parametrize(("where", "code"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
@@ -36,3 +39,12 @@ def test_example_runs(where: str, code: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("DRIFTLOCK_BASE_URL", "local://readme")
     monkeypatch.delenv("DRIFTLOCK_API_KEY", raising=False)
     exec(compile(code, f"README.md ({where})", "exec"), {"__name__": "readme_example"})
+
+
+@pytest.mark.parametrize(("where", "code"), TEST_EXAMPLES, ids=[w for w, _ in TEST_EXAMPLES])
+def test_example_tests_pass_with_the_plugin(
+    where: str, code: str, pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(test_readme_example=code)
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=code.count("def test_"))
