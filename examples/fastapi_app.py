@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -37,6 +36,14 @@ logger = logging.getLogger("driftlock.example")
 
 # What on_anomaly saw, newest last: a real app would page someone instead.
 recent_anomalies: deque[dict[str, Any]] = deque(maxlen=200)
+recent_value_outliers: deque[dict[str, Any]] = deque(maxlen=200)
+
+
+class Backend:
+    """The shop's dependencies; `examples/demo.py` flips these to stage an incident."""
+
+    payments_down = False
+    database_delay_s = 0.0
 
 
 def remember_anomalies(result: Any) -> None:
@@ -56,6 +63,15 @@ def remember_anomalies(result: Any) -> None:
             }
         )
         logger.warning("Driftlock anomaly on %s: %s", body.get("route"), anomaly.why)
+    for outlier in result.value_outliers:
+        recent_value_outliers.append(
+            {
+                "field_path": outlier.field_path,
+                "value": outlier.value,
+                "expected_mean": outlier.expected_mean,
+                "z_score": outlier.z_score,
+            }
+        )
 
 
 app = FastAPI(title="Driftlock FastAPI example")
@@ -135,9 +151,11 @@ async def signup(
 
 @app.get("/checkout")
 async def checkout(request: Request, cart_size: int = 1) -> dict[str, Any]:
-    """A slower route whose event carries business context."""
-    await asyncio.sleep(random.uniform(0.005, 0.02))
+    """A slower route (it waits on the database and the payment provider)."""
+    await asyncio.sleep(0.002 + Backend.database_delay_s)
     request.state.driftlock_context = {"cart_size": cart_size}
+    if Backend.payments_down:
+        raise HTTPException(status_code=503, detail="payment provider unavailable")
     return {"status": "paid", "cart_size": cart_size}
 
 

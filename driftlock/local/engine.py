@@ -253,6 +253,11 @@ class Engine:
                 if self._streams.get(stream.name) is stream:
                     del self._streams[stream.name]
 
+    def events_ingested(self, stream_id: str) -> int:
+        """How many events the stream has received (0 for a stream that does not exist)."""
+        stream = self._stream(stream_id, create=False)
+        return 0 if stream is None else stream.detector.events_ingested
+
     def _save(self, stream: _Stream) -> None:
         if self._storage.persistent:
             self._storage.save_stream(stream.row())

@@ -794,3 +794,14 @@ def test_any_json_events_are_answered_without_a_server_error(
     )
     assert response.status_code == 200, response.text
     assert response.json()["total_events"] == len(events)
+
+
+def test_events_ingested_counts_what_a_stream_received() -> None:
+    engine = Engine()
+    app = DriftlockApp(engine, api_key=KEY)
+    assert engine.events_ingested("counted") == 0
+    with local_client(app) as c:
+        detect(c, "counted", normal_events(7))
+        detect(c, "counted", normal_events(5))
+    assert engine.events_ingested("counted") == 12
+    assert engine.events_ingested("other") == 0
