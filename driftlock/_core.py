@@ -18,7 +18,6 @@ import datetime
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from functools import partial
@@ -29,7 +28,13 @@ import httpx
 from driftlock._config import ClientConfig
 from driftlock._events import json_safe, prepare
 from driftlock._http import last_response
-from driftlock._retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after, should_retry_status
+from driftlock._retry import (
+    MAX_RETRY_AFTER,
+    backoff_delay,
+    idempotency_keys,
+    parse_retry_after,
+    should_retry_status,
+)
 from driftlock.exceptions import (
     DriftlockAPIError,
     DriftlockConnectionError,
@@ -252,7 +257,8 @@ class ClientCore:
         config_override: Mapping[str, Any] | None,
     ) -> DetectPlan:
         """Validate and encode ``events`` (before any request) and plan one request per chunk
-        of at most 1000 events and 10 MB, each with its own Idempotency-Key."""
+        of at most 1000 events and 10 MB, each with its own Idempotency-Key (see
+        :func:`driftlock._retry.same_idempotency_key` for a resend of the same events)."""
         stream = _optional_name(stream_id, "stream_id")
         override = _config_override(config_override)
         envelope: dict[str, Any] = {}
@@ -261,6 +267,7 @@ class ClientCore:
         if not isinstance(override, Unset):
             envelope["config_override"] = override.to_dict()
         chunks = prepare(events, envelope)
+        keys = idempotency_keys(len(chunks))
         calls = [
             Call(
                 DETECT,
@@ -271,10 +278,10 @@ class ClientCore:
                         stream_id=UNSET if stream is None else stream,
                         config_override=override,
                     ),
-                    idempotency_key=str(uuid.uuid4()),
+                    idempotency_key=key,
                 ),
             )
-            for chunk in chunks
+            for chunk, key in zip(chunks, keys, strict=True)
         ]
         return DetectPlan(calls, [chunk.offset for chunk in chunks])
 
@@ -467,13 +474,13 @@ class ClientCore:
                     error, retryable = self._unreadable(call, status, str(exc), response), False
                 else:
                     if logger.isEnabledFor(logging.DEBUG):
-                        _log_exchange(call, response, status, elapsed)
+                        _log_exchange(call, response, status, elapsed, self._redact)
                     return value
             else:
                 error, retryable = self._status_error(call, status, result.content, result.headers)
         if logger.isEnabledFor(logging.DEBUG):
             failure = result if isinstance(result, Exception) else None
-            _log_exchange(call, response, error, elapsed, failure)
+            _log_exchange(call, response, error, elapsed, self._redact, failure)
         if retryable and retries < self.config.max_retries:
             delay = self._delay(error, retries)
             if delay is not None:
@@ -541,7 +548,7 @@ class ClientCore:
             )
             where = _host(exc)
             message = f"{name} failed: {type(exc).__name__} talking to {where}: {exc}"
-            return DriftlockConnectionError(message, operation=name), retryable
+            return DriftlockConnectionError(self._redact(message), operation=name), retryable
         if response is not None:
             # The generated layer received an answer but could not parse it.
             status = response.status_code
@@ -560,12 +567,13 @@ class ClientCore:
     ) -> tuple[DriftlockAPIError, bool]:
         """An error status (or an unexpected one, such as a redirect), mapped; and whether
         to retry."""
-        body, envelope = self._decode(content)
+        body, envelope = self._decode(content)  # the envelope's fields come out redacted
         code = _field(envelope, "code", str)
         message = _field(envelope, "message", str)
-        request_id = _field(envelope, "request_id", str) or headers.get("x-request-id")
+        request_id = _field(envelope, "request_id", str) or self._header(headers, "x-request-id")
         if message is None:
-            message = _describe_body(status, headers, body)
+            # Headers are echoed in it (Location, Content-Type): a proxy may reflect the key.
+            message = self._redact(_describe_body(status, headers, body))
         kwargs: dict[str, Any] = {
             "status_code": status,
             "operation": call.op.name,
@@ -584,11 +592,12 @@ class ClientCore:
         self, call: Call[Any], status: int, detail: str, response: httpx.Response | None
     ) -> DriftlockResponseError:
         body, _ = self._decode(_content(response)) if response is not None else (None, None)
+        request_id = None if response is None else self._header(response.headers, "x-request-id")
         return DriftlockResponseError(
             f"the response could not be read ({self._redact(detail)})",
             status_code=status,
             operation=call.op.name,
-            request_id=response.headers.get("x-request-id") if response is not None else None,
+            request_id=request_id,
             body=body,
         )
 
@@ -605,8 +614,15 @@ class ClientCore:
         return body, None
 
     def _redact(self, text: str) -> str:
+        """``text`` with the API key blanked: everything a server sent back (body, headers,
+        a transport's error message) goes through here before it reaches an exception or a
+        log record, since a misbehaving server or proxy may reflect the key it received."""
         key = self.config.api_key
         return text.replace(key, "****") if key and key in text else text
+
+    def _header(self, headers: Mapping[str, str], name: str) -> str | None:
+        value = headers.get(name)
+        return None if value is None else self._redact(value)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -662,9 +678,11 @@ def _log_exchange(
     response: httpx.Response | None,
     outcome: int | DriftlockError,
     elapsed: float,
+    redact: Callable[[str], str],
     failure: Exception | None = None,
 ) -> None:
-    """DEBUG: method, URL, status (or what failed), time taken and request id."""
+    """DEBUG: method, URL, status (or what failed), time taken and request id (the last two
+    passed through ``redact``: the request id is whatever the server sent)."""
     request: httpx.Request | None = None
     if response is not None:
         request = response.request
@@ -677,7 +695,12 @@ def _log_exchange(
     shown = response.status_code if response is not None else type(outcome).__name__
     request_id = response.headers.get("x-request-id") if response is not None else None
     logger.debug(
-        "%s %s -> %s in %.1f ms (request id %s)", method, url, shown, elapsed * 1000, request_id
+        "%s %s -> %s in %.1f ms (request id %s)",
+        method,
+        redact(url),
+        shown,
+        elapsed * 1000,
+        None if request_id is None else redact(request_id),
     )
 
 

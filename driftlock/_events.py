@@ -31,6 +31,7 @@ from driftlock.exceptions import DriftlockValidationError
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_EVENTS_PER_REQUEST",
+    "MAX_EVENT_DEPTH",
     "Chunk",
     "EncodedEvents",
     "Event",
@@ -47,6 +48,9 @@ Event = dict[str, Any]
 MAX_EVENTS_PER_REQUEST: Final = 1000
 # The API's limit is "10 MB"; the decimal reading is the stricter one, so it is safe with both.
 MAX_BODY_BYTES: Final = 10_000_000
+# The API refuses an event whose objects and arrays nest deeper than this (the event itself is
+# level 1) with a 400; the embedded engine applies the same limit.
+MAX_EVENT_DEPTH: Final = 100
 
 # Compact, UTF-8, strict about NaN. No circular check: every input was walked first, and a
 # structure that recursed forever would have stopped that walk with a RecursionError.
@@ -109,8 +113,9 @@ def normalize_events(events: object) -> list[Event]:
     """Return ``events`` as JSON-ready dicts, or raise :class:`DriftlockValidationError`.
 
     Plain dicts come back as the very same objects (nothing copied); the rest are converted.
-    Values only encoding can judge (NaN, infinities, lone surrogates, absurd nesting) are
-    reported by :func:`encode_chunks`, so use :func:`prepare` to do both.
+    Nesting deeper than :data:`MAX_EVENT_DEPTH` is refused here. Values only encoding can judge
+    (NaN, infinities, lone surrogates) are reported by :func:`encode_chunks`, so use
+    :func:`prepare` to do both.
     """
     if type(events) is list:
         items: list[Any] = events
@@ -229,7 +234,8 @@ def _pack(
 # The walk checks what JSON encoding would silently change: keys that are not strings (it
 # turns 1 into "1"). Exact types only: anything else (a tuple, an IntEnum, an OrderedDict, a
 # datetime) takes the slow path. NaN and infinities are left to the encoder, which refuses
-# them; the slow path then names the field.
+# them; the slow path then names the field. Nesting past MAX_EVENT_DEPTH also sends the events
+# down the slow path, which names the field where the limit is crossed.
 
 
 def _all_plain(events: list[Any]) -> bool:
@@ -245,19 +251,21 @@ def _all_plain(events: list[Any]) -> bool:
                 if kind is str or kind is int or kind is float:
                     continue
                 if kind is dict:
-                    if not _plain_dict(value):
+                    if not _plain_dict(value, 2):
                         return False
                 elif kind is list:
-                    if not _plain_list(value):
+                    if not _plain_list(value, 2):
                         return False
                 elif kind is not bool and value is not None:
                     return False
-    except RecursionError:  # a cycle, or absurd depth: the slow path says which
+    except RecursionError:  # called with little stack left: the slow path decides
         return False
     return True
 
 
-def _plain_dict(obj: dict[Any, Any]) -> bool:
+def _plain_dict(obj: dict[Any, Any], depth: int) -> bool:
+    if depth > MAX_EVENT_DEPTH:
+        return False
     for key, value in obj.items():
         if type(key) is not str:
             return False
@@ -265,26 +273,28 @@ def _plain_dict(obj: dict[Any, Any]) -> bool:
         if kind is str or kind is int or kind is float:
             continue
         if kind is dict:
-            if not _plain_dict(value):
+            if not _plain_dict(value, depth + 1):
                 return False
         elif kind is list:
-            if not _plain_list(value):
+            if not _plain_list(value, depth + 1):
                 return False
         elif kind is not bool and value is not None:
             return False
     return True
 
 
-def _plain_list(obj: list[Any]) -> bool:
+def _plain_list(obj: list[Any], depth: int) -> bool:
+    if depth > MAX_EVENT_DEPTH:
+        return False
     for value in obj:
         kind = type(value)
         if kind is str or kind is int or kind is float:
             continue
         if kind is dict:
-            if not _plain_dict(value):
+            if not _plain_dict(value, depth + 1):
                 return False
         elif kind is list:
-            if not _plain_list(value):
+            if not _plain_list(value, depth + 1):
                 return False
         elif kind is not bool and value is not None:
             return False
@@ -354,6 +364,13 @@ class _Normalizer:
             self.active.discard(id(obj))
 
     def container(self, obj: Any, path: Path) -> Any:
+        # An event's own fields are at depth 1; config_override (no index) has no such limit.
+        if len(path) >= MAX_EVENT_DEPTH and self.index is not None:
+            raise self.fail(
+                f"is nested too deeply: the API accepts at most {MAX_EVENT_DEPTH} levels of "
+                "objects and arrays",
+                path,
+            )
         self.enter(obj, path)
         try:
             if isinstance(obj, Mapping):

@@ -10,16 +10,23 @@ Operations that are not idempotent (feedback) are retried only when the server c
 acted on the request: no connection was made, or it answered 408, 429 or 503.
 
 ``sleep`` and ``asleep`` are looked up on this module at each wait, so tests can replace them.
+
+Every logical ``detect`` carries one Idempotency-Key, the same on every retry, so the server
+ingests its events once. A caller that resends the same events itself (a middleware retrying a
+batch) keeps that promise with :func:`same_idempotency_key`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import math
 import random
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Final
 
 __all__ = [
@@ -29,7 +36,9 @@ __all__ = [
     "RETRY_STATUSES",
     "asleep",
     "backoff_delay",
+    "idempotency_keys",
     "parse_retry_after",
+    "same_idempotency_key",
     "should_retry_status",
     "sleep",
 ]
@@ -92,3 +101,30 @@ def sleep(seconds: float) -> None:
 async def asleep(seconds: float) -> None:
     """Wait ``seconds`` without blocking the event loop (the async client's wait)."""
     await asyncio.sleep(seconds)
+
+
+_resent_key: ContextVar[str | None] = ContextVar("driftlock_idempotency_key", default=None)
+
+
+@contextlib.contextmanager
+def same_idempotency_key(key: str) -> Iterator[None]:
+    """Within the block, a ``detect`` uses ``key`` as its Idempotency-Key (``key:N`` for the
+    N-th request of one sent as several) instead of a fresh one.
+
+    For callers that resend the same events themselves: each resend then repeats the first
+    request, and the server answers it without ingesting the events twice.
+    """
+    token = _resent_key.set(key)
+    try:
+        yield
+    finally:
+        _resent_key.reset(token)
+
+
+def idempotency_keys(count: int) -> list[str]:
+    """The Idempotency-Keys of one logical detect sent as ``count`` requests: fresh ones,
+    or those :func:`same_idempotency_key` set."""
+    key = _resent_key.get()
+    if key is None:
+        return [str(uuid.uuid4()) for _ in range(count)]
+    return [key] if count == 1 else [f"{key}:{i}" for i in range(count)]

@@ -1,0 +1,1 @@
+"""Reliability and security: faults, hostile input, secrets, shutdown (issue 9)."""
