@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = [
@@ -69,8 +70,13 @@ def is_secret_key(key: str) -> bool:
     return secret
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _redact_value(value: Any) -> Any:
     """``value`` with secrets redacted; the very same object when nothing needed redacting."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return _redact_mapping(value)
     if isinstance(value, list | tuple):
@@ -86,9 +92,17 @@ def _redact_value(value: Any) -> Any:
 
 def _redact_mapping(event: Mapping[Any, Any]) -> Mapping[Any, Any]:
     out: dict[Any, Any] | None = None
+    memo = _KEY_MEMO
     for key, value in event.items():
-        if isinstance(key, str) and is_secret_key(key):
+        # The memo answers for almost every key, and most values are plain scalars: both
+        # checks stay cheap on the hot path (an isinstance against Mapping is not).
+        secret = memo.get(key) if type(key) is str else None
+        if secret is None:
+            secret = isinstance(key, str) and is_secret_key(key)
+        if secret:
             new: Any = REDACTED
+        elif type(value) in _SCALARS:
+            continue
         elif isinstance(value, Mapping | list | tuple):
             new = _redact_value(value)
         else:
@@ -143,10 +157,25 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
+# The C encoder that _ENCODER.encode builds on every call, built once. It skips the check for
+# cycles: a cyclic event fails with RecursionError, and the slow path then reports it as
+# _ENCODER does.
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _json_default, encode_basestring, None, ":", ",", True, False, True)
+)
+
+
 def canonical_json(event: Mapping[str, Any]) -> str:
     """Compact JSON of ``event`` with sorted keys, no spaces and non-ASCII kept as is."""
     if not isinstance(event, dict):
         event = dict(event)
+    if _C_ENCODE is not None:
+        try:
+            return "".join(_C_ENCODE(event, 0))
+        except Exception:
+            pass  # the slow path below gives the same text, or raises the same error
     try:
         return _ENCODER.encode(event)
     except TypeError:
@@ -160,9 +189,9 @@ def canonical_json(event: Mapping[str, Any]) -> str:
 # specific shape wins: a timestamp or a UUID before a hex run, an address before a number.
 _JWT = r"(?P<jwt>eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"
 _B64 = r"(?P<b64>[A-Za-z0-9+/_-]{24,}={0,2})"
+_TS = r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 _SHAPES = (
-    r"(?P<ts>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
-    r"(?:Z|[+-]\d{2}:?\d{2})?)?)"
+    rf"(?P<ts>{_TS})"
     r"|(?P<uuid>\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b)"
     r"|(?P<ip6>(?<![\w:.])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
     r"|(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?::"
@@ -175,6 +204,11 @@ _VOLATILE = re.compile(
     rf"(?<![A-Za-z0-9+/_-])(?=[A-Za-z0-9+/_-]{{24}}|eyJ)(?:{_JWT}|{_B64})"
     rf"|(?=[0-9A-Fa-f:])(?:{_SHAPES})"
 )
+# A piece that is one timestamp in ASCII digits (the commonest volatile value) masks to "<ts>":
+# no base64 or JWT run can start it (a '-', ':' or ' ' comes within 13 characters), and the
+# greedy match of the timestamp shape from its start is the whole piece. (Other digits fail
+# _VOLATILE's [0-9A-Fa-f:] lookahead, hence ASCII.)
+_WHOLE_TIMESTAMP = re.compile(_TS, re.ASCII)
 # Inside a long run that is not base64 (a path, a snake_case name) the other shapes still apply.
 _VOLATILE_INNER = re.compile(rf"(?=[0-9A-Fa-f:])(?:{_SHAPES})")
 _PLACEHOLDER = {
@@ -202,6 +236,14 @@ def _replace(match: re.Match[str]) -> str:
     return _VOLATILE_INNER.sub(_replace, run)
 
 
+# Pieces of text known to hold no volatile token. JSON repeats its keys and most of its values
+# endlessly, so masking mostly becomes set lookups; bounded like _KEY_MEMO, and only short
+# pieces are kept.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 16384
+_CLEAN_PIECE_MAX = 128
+
+
 def mask_volatile(text: str) -> str:
     """Replace volatile tokens in ``text`` by placeholders.
 
@@ -210,7 +252,25 @@ def mask_volatile(text: str) -> str:
     base64 runs of 24+ characters mixing digits, upper and lower case, ``<num>`` numbers of 4+
     digits (epoch times, ids, counters, and the 4+ digit runs of decimals).
     """
-    return _VOLATILE.sub(_replace, text)
+    # No token contains '"', and every boundary test the patterns make (\b, the lookarounds)
+    # treats '"' exactly like the start or end of the text. So the pieces between quotes mask
+    # independently, with the same result as the whole text, and most are already known clean.
+    clean = _CLEAN
+    pieces = text.split('"')
+    for position, piece in enumerate(pieces):
+        if piece in clean:
+            continue
+        if _WHOLE_TIMESTAMP.fullmatch(piece):
+            pieces[position] = "<ts>"
+            continue
+        masked = _VOLATILE.sub(_replace, piece)
+        if masked != piece:
+            pieces[position] = masked
+        elif len(piece) <= _CLEAN_PIECE_MAX:
+            if len(clean) >= _CLEAN_MAX:
+                clean.clear()
+            clean.add(piece)
+    return '"'.join(pieces)
 
 
 def serialize_event(event: Mapping[str, Any]) -> bytes:

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-__all__ = ["AnomalyFilter", "AnomalyRow", "Storage", "StreamRow", "TuneRow"]
+__all__ = ["AnomalyFilter", "AnomalyRow", "EventLog", "Storage", "StreamRow", "TuneRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -34,6 +34,18 @@ CREATE TABLE IF NOT EXISTS history (
     data BLOB NOT NULL,
     PRIMARY KEY (stream, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS field_tokens (
+    stream TEXT NOT NULL,
+    first_idx INTEGER NOT NULL,
+    last_idx INTEGER NOT NULL,
+    tokens TEXT NOT NULL,
+    PRIMARY KEY (stream, first_idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS anchor_events (
+    stream TEXT PRIMARY KEY,
+    anchor_id TEXT NOT NULL,
+    events TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS anomalies (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -78,9 +90,34 @@ CREATE INDEX IF NOT EXISTS idempotency_by_age ON idempotency (created_at);
 _TEXT_CODEC: Final = ("utf-8", "surrogatepass")
 
 
+class EventLog(Protocol):
+    """The bulky parts of a detector's state, which :meth:`Storage.save_stream` writes only as
+    far as they are new: its event history, the field tokens of its newest events, and the
+    events of its drift anchor (see ``StreamDetector.snapshot(bulk=False)``)."""
+
+    events_ingested: int
+
+    @property
+    def history_start(self) -> int: ...
+
+    def history_since(self, index: int) -> list[bytes]: ...
+
+    @property
+    def tokens_start(self) -> int: ...
+
+    def tokens_since(self, index: int) -> list[list[str]]: ...
+
+    @property
+    def anchor(self) -> Any: ...  # with an ``id`` when not None
+
+    @property
+    def anchor_events(self) -> list[bytes]: ...
+
+
 @dataclass(slots=True)
 class StreamRow:
-    """A stream's persisted state: its settings switches and its detector's snapshot."""
+    """A stream's persisted state: its settings switches and its detector's snapshot (the
+    whole of it when loaded; without its bulky parts when saved, see :class:`EventLog`)."""
 
     name: str
     profile: str
@@ -173,7 +210,7 @@ class Storage:
     # streams
 
     def load_stream(self, name: str) -> StreamRow | None:
-        """The stored stream called ``name``, if any."""
+        """The stored stream called ``name``, if any, with its detector's whole snapshot."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT name, profile, auto_tune, adaptive_window, anchor_enabled, detector,"
@@ -189,6 +226,20 @@ class Storage:
                     (name, row[6]),
                 ).fetchall()
                 detector["history"] = [bytes(line[0]).decode(*_TEXT_CODEC) for line in lines]
+            # Saved apart, unless the row predates that (then they are in the snapshot).
+            if "recent" not in detector["fields"]:
+                chunks = self._conn.execute(
+                    "SELECT tokens FROM field_tokens WHERE stream = ? ORDER BY first_idx",
+                    (name,),
+                ).fetchall()
+                tokens = [t for chunk in chunks for t in json.loads(chunk[0])]
+                kept = detector["events_ingested"] - detector.pop("tokens_start")
+                detector["fields"]["recent"] = tokens[len(tokens) - kept :]
+            if "anchor_events" not in detector:
+                anchor = self._conn.execute(
+                    "SELECT events FROM anchor_events WHERE stream = ?", (name,)
+                ).fetchone()
+                detector["anchor_events"] = json.loads(anchor[0]) if anchor else []
         return StreamRow(
             name=row[0],
             profile=row[1],
@@ -198,41 +249,44 @@ class Storage:
             detector=detector,
         )
 
-    def save_stream(self, stream: StreamRow) -> None:
-        """Insert or replace a stream's state.
+    def save_stream(self, stream: StreamRow, log: EventLog) -> None:
+        """Insert or replace a stream's state: ``stream.detector`` is its detector's snapshot
+        without the bulky parts, which come from ``log`` and are written only as far as they
+        are new.
 
-        The detector's event history (``history``: the newest events, ending at event number
-        ``events_ingested``) can hold thousands of events; it goes to its own table, where only
-        the events that are new since the last save are written and those dropped are deleted.
+        The event history (thousands of events) gets a row per event: the new ones are
+        inserted and those the detector dropped are deleted. The field tokens of the newest
+        events (up to 1000) go in chunks, one per save; the anchor's events only when the
+        anchor changed.
         """
+        name = stream.name
+        end = log.events_ingested
         detector = dict(stream.detector)
-        history = detector.get("history")
-        end = detector.get("events_ingested")
-        history_from: int | None = None
         with self._lock:
-            if isinstance(history, list) and isinstance(end, int):
-                del detector["history"]
-                history_from = end - len(history)
-                stored = self._conn.execute(
-                    "SELECT MAX(idx) FROM history WHERE stream = ?", (stream.name,)
-                ).fetchone()[0]
-                write_from = history_from if stored is None else max(history_from, stored + 1)
-                self._conn.execute(
-                    "DELETE FROM history WHERE stream = ? AND (idx < ? OR idx >= ?)",
-                    (stream.name, history_from, end),
-                )
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO history (stream, idx, data) VALUES (?, ?, ?)",
-                    [
-                        (stream.name, idx, history[idx - history_from].encode(*_TEXT_CODEC))
-                        for idx in range(write_from, end)
-                    ],
-                )
+            history_from = log.history_start
+            stored = self._conn.execute(
+                "SELECT MAX(idx) FROM history WHERE stream = ?", (name,)
+            ).fetchone()[0]
+            write_from = history_from if stored is None else max(history_from, stored + 1)
+            self._conn.execute(
+                "DELETE FROM history WHERE stream = ? AND (idx < ? OR idx >= ?)",
+                (name, history_from, end),
+            )
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO history (stream, idx, data) VALUES (?, ?, ?)",
+                [
+                    (name, idx, data)
+                    for idx, data in enumerate(log.history_since(write_from), write_from)
+                ],
+            )
+            self._save_tokens(name, end, log)
+            detector["tokens_start"] = log.tokens_start
+            self._save_anchor_events(name, log)
             self._conn.execute(
                 "INSERT OR REPLACE INTO streams (name, profile, auto_tune, adaptive_window,"
                 " anchor_enabled, detector, history_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    stream.name,
+                    name,
                     stream.profile,
                     int(stream.auto_tune),
                     int(stream.adaptive_window),
@@ -240,6 +294,45 @@ class Storage:
                     json.dumps(detector, separators=(",", ":")),
                     history_from,
                 ),
+            )
+
+    def _save_tokens(self, name: str, end: int, log: EventLog) -> None:
+        """Keep chunks covering the field tokens of events ``[log.tokens_start, end)``."""
+        start = log.tokens_start
+        first, last = self._conn.execute(
+            "SELECT MIN(first_idx), MAX(last_idx) FROM field_tokens WHERE stream = ?", (name,)
+        ).fetchone()
+        # Chunks are written end to end, so they cover [first, last] without gaps.
+        if first is None or first > start or last < start - 1 or last >= end:
+            self._conn.execute("DELETE FROM field_tokens WHERE stream = ?", (name,))
+            write_from = start
+        else:
+            self._conn.execute(
+                "DELETE FROM field_tokens WHERE stream = ? AND last_idx < ?", (name, start)
+            )
+            write_from = last + 1
+        if write_from < end:
+            self._conn.execute(
+                "INSERT INTO field_tokens (stream, first_idx, last_idx, tokens)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    name,
+                    write_from,
+                    end - 1,
+                    json.dumps(log.tokens_since(write_from), separators=(",", ":")),
+                ),
+            )
+
+    def _save_anchor_events(self, name: str, log: EventLog) -> None:
+        anchor_id = "" if log.anchor is None else str(log.anchor.id)
+        stored = self._conn.execute(
+            "SELECT anchor_id FROM anchor_events WHERE stream = ?", (name,)
+        ).fetchone()
+        if stored is None or stored[0] != anchor_id:
+            events = [data.decode(*_TEXT_CODEC) for data in log.anchor_events]
+            self._conn.execute(
+                "INSERT OR REPLACE INTO anchor_events (stream, anchor_id, events) VALUES (?, ?, ?)",
+                (name, anchor_id, json.dumps(events, separators=(",", ":"))),
             )
 
     # anomalies

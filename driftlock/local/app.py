@@ -561,16 +561,15 @@ def _json_type(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _depth_exceeds(value: object, limit: int) -> bool:
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
+def _depth_exceeds(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests more than ``limit`` levels of objects and arrays,
+    counting itself. The recursion stops after ``limit`` levels."""
+    if limit < 1:
+        return True
+    for item in value.values() if isinstance(value, dict) else value:
+        kind = type(item)
+        if (kind is dict or kind is list) and _depth_exceeds(item, limit - 1):
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
     return False
 
 

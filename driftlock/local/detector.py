@@ -53,9 +53,13 @@ so restoring it and feeding the same events gives the same output.
 
 from __future__ import annotations
 
+import array
 import bisect
+import functools
 import math
+import operator
 import random
+import struct
 import sys
 import uuid
 from collections import Counter, deque
@@ -73,7 +77,13 @@ from driftlock.local._compress import (
     SizeCompressor,
     choose_compressor,
 )
-from driftlock.local._serialize import canonical_json, mask_volatile, redact_secrets
+from driftlock.local._serialize import (
+    REDACTED,
+    canonical_json,
+    is_secret_key,
+    mask_volatile,
+    redact_secrets,
+)
 
 __all__ = [
     "DRIFT_NCD_THRESHOLD",
@@ -304,6 +314,127 @@ def _ncd(c_x: int, c_y: int, c_xy: int) -> float:
     return min(1.0, max(0.0, (c_xy - min(c_x, c_y)) / larger))
 
 
+_OUTPUTS_PER_FETCH = 256
+
+
+def _generator_outputs(rng: random.Random) -> Iterator[int]:
+    """``rng``'s Mersenne Twister outputs (32 bits each), in order, fetched in bulk.
+
+    ``getrandbits(32 * count)`` packs the next ``count`` outputs least significant first.
+    """
+    count = _OUTPUTS_PER_FETCH
+    while True:
+        yield from struct.unpack(
+            f"<{count}I", rng.getrandbits(32 * count).to_bytes(4 * count, "little")
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_setsize(k: int) -> int:
+    """random.sample's bound on the population size up to which it tracks the pool rather
+    than the picks, computed as it does."""
+    setsize = 21
+    if k > 5:
+        setsize += 4 ** math.ceil(math.log(k * 3, 4))
+    return setsize
+
+
+@functools.lru_cache(maxsize=64)
+def _lane_constants(n: int, count: int) -> tuple[int, int, int, int]:
+    """For picks below ``n``: integers holding, in each of ``count`` 32-bit lanes, the pick
+    mask, 1, ``2**16 + n - 1`` and ``n``."""
+
+    def lanes(value: int) -> int:
+        return int.from_bytes(value.to_bytes(4, "little") * count, "little")
+
+    return lanes((1 << n.bit_length()) - 1), lanes(1), lanes(0x10000 + n - 1), lanes(n)
+
+
+class _ShuffledSplits:
+    """Consecutive ``sorted(rng.sample(range(n), k))`` of one generator, made faster.
+
+    ``random.sample`` asks ``randbelow(m)`` for each pick, and ``randbelow(m)`` takes the top
+    ``m.bit_length()`` bits of one 32-bit generator output per try, retrying while the value is
+    ``>= m``. The same picks are made here from the same outputs, so the shuffled splits (and
+    every result that depends on them) are exactly those of ``random.sample``; ``rng`` must not
+    be used for anything else meanwhile.
+    """
+
+    def __init__(self, rng: random.Random, n: int, k: int) -> None:
+        if not 0 <= k <= n < 0x8000:
+            raise ValueError("a split needs 0 <= k <= n < 32768")
+        self._rng = rng
+        self._n = n
+        self._k = k
+        self._pooled = n <= _sample_setsize(k)
+        self._outputs = _generator_outputs(rng)  # for the pool method
+        self._picks = array.array("I")  # for the set method: each output's pick, n if >= n
+        self._next = 0
+
+    def draw(self) -> list[int]:
+        """The next split's ``k`` indices, sorted."""
+        if self._pooled:
+            return self._draw_from_pool()
+        n, k = self._n, self._k
+        if k == 0:
+            return []
+        # Outputs that nearly always hold k distinct accepted picks: k plus the expected
+        # repeats, over the share of outputs accepted, with a margin.
+        length = int((k + k * k / (2 * n)) * (1 << n.bit_length()) / n * 1.15) + 16
+        while True:
+            if self._next + length > len(self._picks):
+                self._fetch(4 * length)
+            start = self._next
+            window = self._picks[start : start + length]
+            distinct = dict.fromkeys(window)
+            distinct.pop(n, None)
+            if len(distinct) >= k:
+                break
+            length *= 2
+        # The first k distinct accepted picks, as sample's retries on repeats would make them.
+        chosen = list(islice(distinct, k))
+        self._next = start + window.index(chosen[-1]) + 1
+        chosen.sort()
+        return chosen
+
+    def _fetch(self, count: int) -> None:
+        """Append the picks of the next ``count`` outputs, computed for all lanes at once: a
+        lane holds its output's top bits if they are below n, else n."""
+        n = self._n
+        bits = n.bit_length()
+        mask, ones, bias, all_n = _lane_constants(n, count)
+        picks = (self._rng.getrandbits(32 * count) >> (32 - bits)) & mask
+        # Per lane 2**16 + n - 1 - pick, which never borrows across lanes: bit 16 is set
+        # exactly where pick < n.
+        accepted = ((bias - picks) >> 16) & ones
+        keep = (accepted << bits) - accepted  # the pick mask where accepted, else 0
+        values = array.array("I", ((picks & keep) | (all_n & ~keep)).to_bytes(4 * count, "little"))
+        if sys.byteorder == "big":
+            values.byteswap()
+        self._picks = self._picks[self._next :] + values
+        self._next = 0
+
+    def _draw_from_pool(self) -> list[int]:
+        n, k = self._n, self._k
+        outputs = self._outputs
+        pool = list(range(n))
+        for m in range(n, n - k, -1):
+            shift = 32 - m.bit_length()
+            j = next(outputs) >> shift
+            while j >= m:
+                j = next(outputs) >> shift
+            pool[j], pool[m - 1] = pool[m - 1], pool[j]
+        return sorted(pool[n - k :])
+
+
+def _pick(items: Sequence[bytes], indices: list[int]) -> Sequence[bytes]:
+    """``[items[i] for i in indices]``, gathered in C."""
+    if len(indices) > 1:
+        picked: tuple[bytes, ...] = operator.itemgetter(*indices)(items)
+        return picked
+    return [items[i] for i in indices]
+
+
 # --- the per-event null: a rolling reservoir of ordinary scores ------------------------------
 
 
@@ -392,7 +523,7 @@ class _FieldStats:
     decayed frequencies.
     """
 
-    __slots__ = (
+    _PERSISTED = (
         "categories",
         "decayed_mean",
         "decayed_spread",
@@ -405,6 +536,7 @@ class _FieldStats:
         "raw_values",
         "seen",
     )
+    __slots__ = (*_PERSISTED, "memo", "numbers")
 
     def __init__(self) -> None:
         self.n = 0
@@ -420,6 +552,11 @@ class _FieldStats:
         # field has shown more than _MAX_CATEGORIES distinct raw values (ids, timings, times).
         self.categories: dict[str, float] | None = {}
         self.raw_values: set[str] | None = set()
+        # Derived, never persisted: raw value text -> (masked category, its token); also keyed
+        # by the value itself for ints, and (in `numbers`) for floats other than 0 and NaN,
+        # which saves a repr per value (0.0 and -0.0, or NaNs, are equal keys apart or not).
+        self.memo: dict[str | int, tuple[str, str]] = {}
+        self.numbers: dict[float, tuple[str, str]] = {}
 
     def halve(self) -> None:
         self.decayed_weight *= 0.5
@@ -432,7 +569,7 @@ class _FieldStats:
                 self.categories[key] *= 0.5
 
     def to_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__slots__}
+        data = {name: getattr(self, name) for name in self._PERSISTED}
         if self.raw_values is not None:
             data["raw_values"] = sorted(self.raw_values)
         return data
@@ -440,7 +577,7 @@ class _FieldStats:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _FieldStats:
         stats = cls()
-        for name in cls.__slots__:
+        for name in cls._PERSISTED:
             value = data[name]
             if name == "categories":
                 value = None if value is None else {str(k): float(v) for k, v in value.items()}
@@ -452,18 +589,6 @@ class _FieldStats:
                 value = float(value)
             setattr(stats, name, value)
         return stats
-
-
-def _leaves(event: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Scalar leaves of an event by dotted path; arrays are skipped."""
-    for key, value in event.items():
-        path = f"{prefix}{key}" if prefix or type(key) is not str else key
-        if type(value) in _SCALARS:
-            yield path, value
-        elif isinstance(value, Mapping):
-            yield from _leaves(value, f"{path}.")
-        elif not isinstance(value, list | tuple):
-            yield path, value
 
 
 def _observe_number(
@@ -481,23 +606,25 @@ def _observe_number(
         return ""
     if not math.isfinite(x):
         return ""
-    if stats.n >= _OUTLIER_MIN_SAMPLES:
-        std = math.sqrt(stats.m2 / (stats.n - 1))
-        if std > 0.0 and abs(x - stats.mean) > _OUTLIER_Z * std:
+    # Locals, written back once: this runs for every numeric field of every event.
+    n, mean, m2 = stats.n, stats.mean, stats.m2
+    if n >= _OUTLIER_MIN_SAMPLES:
+        std = math.sqrt(m2 / (n - 1))
+        if std > 0.0 and abs(x - mean) > _OUTLIER_Z * std:
             outliers.append(
                 {
                     "field_path": path,
                     "value": value,
-                    "expected_mean": stats.mean,
+                    "expected_mean": mean,
                     "std_dev": std,
-                    "z_score": (x - stats.mean) / std,
-                    "sample_count": stats.n,
+                    "z_score": (x - mean) / std,
+                    "sample_count": n,
                 }
             )
-    stats.n += 1
-    delta = x - stats.mean
-    stats.mean += delta / stats.n
-    stats.m2 += delta * (x - stats.mean)
+    n += 1
+    delta = x - mean
+    mean += delta / n
+    stats.n, stats.mean, stats.m2 = n, mean, m2 + delta * (x - mean)
 
     direction = ""
     weight = stats.decayed_weight
@@ -513,10 +640,11 @@ def _observe_number(
             direction, x = "-", mean - limit
             stats.low += 1.0
     # West's weighted update of the decayed mean and spread (each new value has weight 1).
-    stats.decayed_weight = weight + 1.0
-    delta = x - stats.decayed_mean
-    stats.decayed_mean += delta / stats.decayed_weight
-    stats.decayed_spread += delta * (x - stats.decayed_mean)
+    weight += 1.0
+    delta = x - mean
+    mean += delta / weight
+    stats.decayed_weight, stats.decayed_mean = weight, mean
+    stats.decayed_spread += delta * (x - mean)
     return direction
 
 
@@ -529,6 +657,11 @@ class _FieldBurst:
     expected_share: float
 
 
+_PathInfo = tuple[str, _FieldStats | None, bool]
+"""A key's dotted path, the stats there (None until seen, or past _MAX_FIELDS), and whether
+the key is secret."""
+
+
 class _FieldProfiles:
     """Per-stream field profiles, and the field-value tokens of the most recent events."""
 
@@ -536,48 +669,155 @@ class _FieldProfiles:
         self.fields: dict[str, _FieldStats] = {}
         self.total = 0.0  # decayed count of events
         self.recent: deque[tuple[str, ...]] = deque(maxlen=MAX_WINDOW_SIZE)
-        # Memos (derived, never persisted): masked category per raw text, parts per token.
+        # Memos (derived, never persisted): masked category per raw text, parts per token, and
+        # per key prefix, each string key's path info.
         self._masked: dict[str, str] = {}
         self._meta: dict[str, tuple[str, str]] = {}
+        self._paths: dict[str, dict[str, _PathInfo]] = {}
+        self._path_count = 0
 
     def observe(
         self, event: Mapping[Any, Any], index: int, outliers: list[dict[str, float | int | str]]
-    ) -> tuple[str, ...]:
-        """Update the profiles with event number ``index``; append its value outliers."""
+    ) -> tuple[tuple[str, ...], bool]:
+        """Update the profiles with event number ``index`` as redaction leaves it (the value of
+        a secret key counts as ``"[REDACTED]"``) and append its value outliers.
+
+        Returns the event's tokens, and whether the event may hold secrets: False when no key
+        is secret and no array holds objects or arrays, so that the event is its own redacted
+        form and callers can skip :func:`redact_secrets`.
+        """
         if index and index % _HALF_LIFE == 0:
             self.total *= 0.5
             for field_stats in self.fields.values():
                 field_stats.halve()
         self.total += 1.0
         tokens: list[str] = []
-        for path, value in _leaves(event):
-            stats = self.fields.get(path)
-            if stats is None:
-                if len(self.fields) >= _MAX_FIELDS:
-                    continue
-                stats = self.fields[path] = _FieldStats()
-            stats.seen += 1.0
+        unsafe = self._observe_mapping(event, "", tokens, outliers)
+        result = tuple(tokens)
+        self.recent.append(result)
+        return result, unsafe
+
+    def _observe_mapping(
+        self,
+        mapping: Mapping[Any, Any],
+        prefix: str,
+        tokens: list[str],
+        outliers: list[dict[str, float | int | str]],
+    ) -> bool:
+        """Observe the scalar leaves of ``mapping`` by dotted path, in order; arrays skipped.
+
+        Returns whether ``mapping`` may hold secrets (see :meth:`observe`).
+        """
+        unsafe = False
+        paths = self._paths.get(prefix)
+        if paths is None:
+            paths = {}
+            if len(self._paths) < _MAX_FIELDS:
+                self._paths[prefix] = paths
+        for key, value in mapping.items():
+            known = paths.get(key) if type(key) is str else None
+            if known is None:
+                known = self._path(paths, prefix, key)
+            path, stats, secret = known
             kind = type(value)
-            numeric = kind is int or kind is float
-            if numeric:
+            if secret:
+                value, kind, unsafe = REDACTED, str, True
+            elif kind not in _SCALARS:
+                if kind is dict or isinstance(value, Mapping):
+                    if self._observe_mapping(value, f"{path}.", tokens, outliers):
+                        unsafe = True
+                    continue
+                if kind is list or isinstance(value, list | tuple):
+                    # Redaction looks into arrays; arrays of scalars hold no keys.
+                    if not unsafe and not _SCALARS.issuperset(map(type, value)):
+                        unsafe = True
+                    continue
+            if stats is None:
+                stats = self._stats(paths, key, path)
+                if stats is None:
+                    continue
+            stats.seen += 1.0
+            if kind is int or kind is float:
                 direction = _observe_number(stats, path, value, outliers)
                 if direction:
                     tokens.append(self._token(path, direction))
-            cats, raw_values = stats.categories, stats.raw_values
-            if cats is None or raw_values is None:
-                continue
-            text = (repr(value) if numeric else str(value))[:_MAX_CATEGORY_LEN]
-            if text not in raw_values:
-                if len(raw_values) >= _MAX_CATEGORIES:
-                    stats.categories = stats.raw_values = None
+                if stats.categories is None:
                     continue
-                raw_values.add(text)
-            category = self._category(text)
+                if kind is int:
+                    value_known = stats.memo.get(value)
+                elif value and value == value:
+                    value_known = stats.numbers.get(value)
+                else:
+                    value_known = None
+                if value_known is None:
+                    value_known = self._new_number(stats, path, value)
+                    if value_known is None:
+                        continue
+            else:
+                if stats.categories is None:
+                    continue
+                text = (value if kind is str else str(value))[:_MAX_CATEGORY_LEN]
+                value_known = stats.memo.get(text)
+                if value_known is None:
+                    value_known = self._new_value(stats, path, text)
+                    if value_known is None:
+                        continue
+            category, token = value_known
+            cats = stats.categories
             cats[category] = cats.get(category, 0.0) + 1.0
-            tokens.append(self._token(path, f"={category}"))
-        result = tuple(tokens)
-        self.recent.append(result)
-        return result
+            tokens.append(token)
+        return unsafe
+
+    def _path(self, paths: dict[str, _PathInfo], prefix: str, key: Any) -> _PathInfo:
+        """The dotted path of ``key`` under ``prefix``, the stats held there, and whether the
+        key is secret; memoised for string keys (others are rare, and 1, 1.0 and True would
+        share a memo entry)."""
+        path = f"{prefix}{key}" if prefix or type(key) is not str else key
+        known = (path, self.fields.get(path), isinstance(key, str) and is_secret_key(key))
+        if type(key) is str and self._path_count < _MEMO_MAX:
+            paths[key] = known
+            self._path_count += 1
+        return known
+
+    def _stats(self, paths: dict[str, _PathInfo], key: Any, path: str) -> _FieldStats | None:
+        """The stats of a leaf seen at ``path`` for the first time, None past _MAX_FIELDS."""
+        stats = self.fields.get(path)
+        if stats is None:
+            if len(self.fields) >= _MAX_FIELDS:
+                return None
+            stats = self.fields[path] = _FieldStats()
+        known = paths.get(key) if type(key) is str else None
+        if known is not None:
+            paths[key] = (path, stats, known[2])
+        return stats
+
+    def _new_number(self, stats: _FieldStats, path: str, value: float) -> tuple[str, str] | None:
+        """Category and token of a number not memoised by value yet (see _FieldStats.memo)."""
+        text = repr(value)
+        known = self._new_value(stats, path, text[:_MAX_CATEGORY_LEN])
+        if known is not None and len(text) <= _MAX_CATEGORY_LEN:
+            # Whole reprs only: longer ones are cut, and many values would share an entry.
+            if type(value) is int:
+                stats.memo[value] = known
+            elif value and value == value:
+                stats.numbers[value] = known
+        return known
+
+    def _new_value(self, stats: _FieldStats, path: str, text: str) -> tuple[str, str] | None:
+        """Category and token of a value text not memoised yet; None once the field turns out
+        not to be categorical (too many distinct raw values)."""
+        raw_values = stats.raw_values
+        assert raw_values is not None
+        if text not in raw_values:
+            if len(raw_values) >= _MAX_CATEGORIES:
+                stats.categories = stats.raw_values = None
+                stats.memo = {}
+                stats.numbers = {}
+                return None
+            raw_values.add(text)
+        category = self._category(text)
+        known = stats.memo[text] = (category, self._token(path, f"={category}"))
+        return known
 
     def _category(self, text: str) -> str:
         """The value as the serialiser masks it: a timestamp, an id or a 4+ digit number is
@@ -611,10 +851,19 @@ class _FieldProfiles:
         # A window (at most 1000 events) spans at most two halving periods: events of the
         # previous one count half in the decayed totals.
         older = max(0, ((next_index - 1) // _HALF_LIFE) * _HALF_LIFE - start)
-        first = len(recent) - window
-        current = Counter(chain.from_iterable(islice(recent, first + older, None)))
-        previous = Counter(chain.from_iterable(islice(recent, first, first + older)))
-        counts = current + previous
+        # Read from the newest end: the window is a small part of `recent`. (Counts are sums of
+        # whole and half units, exact in any order.)
+        current = Counter(chain.from_iterable(islice(reversed(recent), window - older)))
+        weights: Mapping[str, float]
+        if older:
+            previous = Counter(
+                chain.from_iterable(islice(reversed(recent), window - older, window))
+            )
+            counts = current + previous
+            weights = {t: current.get(t, 0) + 0.5 * previous.get(t, 0) for t in counts}
+        else:
+            counts = current
+            weights = current
         per_field: dict[str, int] = {}
         per_field_weight: dict[str, float] = {}
         meta = self._meta
@@ -622,30 +871,35 @@ class _FieldProfiles:
             path, rest = meta.get(token) or _split_token(token)
             if rest[0] == "=":
                 per_field[path] = per_field.get(path, 0) + k
-                per_field_weight[path] = (
-                    per_field_weight.get(path, 0.0) + current[token] + 0.5 * previous[token]
-                )
+                if older:
+                    per_field_weight[path] = per_field_weight.get(path, 0.0) + weights[token]
+        if not older:
+            per_field_weight = per_field  # type: ignore[assignment]  # the same whole numbers
         window_weight = (window - older) + 0.5 * older
         found: list[_FieldBurst] = []
+        fields = self.fields
         for token, k in counts.items():
             if k < 3:  # two occurrences are never significant at the thresholds used here
                 continue
             path, rest = meta.get(token) or _split_token(token)
-            stats = self.fields.get(path)
+            stats = fields.get(path)
             if stats is None:
                 continue
-            weight = current[token] + 0.5 * previous[token]
+            weight = weights[token]
             if rest[0] == "=":
-                if stats.categories is None:
+                categories = stats.categories
+                if categories is None:
                     continue
                 among = per_field[path]
-                before = stats.categories.get(rest[1:], 0.0) - weight
+                before = categories.get(rest[1:], 0.0) - weight
                 before_total = stats.seen - per_field_weight[path]
             else:
                 among = window
                 before = (stats.high if rest == "+" else stats.low) - weight
                 before_total = self.total - window_weight
-            share = (max(before, 0.0) + 0.5) / (max(before_total, 0.0) + 1.0)
+            share = ((before if before > 0.0 else 0.0) + 0.5) / (
+                (before_total if before_total > 0.0 else 0.0) + 1.0
+            )
             # Cheap screen: nothing within three standard deviations can be significant.
             if k <= among * share + 3.0 * math.sqrt(among * share * (1.0 - share)) + 1.0:
                 continue
@@ -654,12 +908,14 @@ class _FieldProfiles:
         found.sort(key=lambda b: (b.p_value, b.token))
         return found, len(counts)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, recent: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "fields": {path: stats.to_json() for path, stats in self.fields.items()},
             "total": self.total,
-            "recent": [list(tokens) for tokens in self.recent],
         }
+        if recent:
+            data["recent"] = [list(tokens) for tokens in self.recent]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _FieldProfiles:
@@ -702,6 +958,12 @@ class _Batch:
     tokens: dict[int, tuple[str, ...]] = field(default_factory=dict)
     baseline_stats: dict[tuple[int, int], tuple[int, float]] = field(default_factory=dict)
     hop_metrics: dict[tuple[int, float], dict[str, float | bool]] = field(default_factory=dict)
+    # The hop block being scored: its end, its prepared baseline, and the reservoir's answers,
+    # which hold until the block's window tests update the reservoir.
+    block_end: int = 0
+    coder: DictionaryCompressor | None = None
+    typical: float = 0.0
+    event_p: dict[int, tuple[float, float]] = field(default_factory=dict)  # score -> p, excess
 
 
 # --- the detector ----------------------------------------------------------------------------
@@ -782,23 +1044,27 @@ class StreamDetector:
         value_outliers: list[dict[str, float | int | str]] = []
         need = settings.detection_min_events
         hop = settings.effective_hop
+        observe = self._fields.observe
+        keep = self._history.append
+        tokens = batch.tokens
         for position, event in enumerate(events):
             index = self.events_ingested
-            redacted = redact_secrets(event)
-            data = mask_volatile(canonical_json(redacted)).encode("utf-8", "surrogatepass")
             found = len(value_outliers)
-            batch.tokens[index] = self._fields.observe(redacted, index, value_outliers)
-            for outlier in value_outliers[found:]:
-                outlier["index"] = position
-            self._history.append(data)
-            self.events_ingested += 1
-            if self.events_ingested < need:
+            tokens[index], unsafe = observe(event, index, value_outliers)
+            redacted = redact_secrets(event) if unsafe else event
+            data = mask_volatile(canonical_json(redacted)).encode("utf-8", "surrogatepass")
+            if len(value_outliers) > found:
+                for outlier in value_outliers[found:]:
+                    outlier["index"] = position
+            keep(data)
+            self.events_ingested = ingested = index + 1
+            if ingested < need:
                 continue
             if self.anchor is None and not self._anchor_disabled:
                 self._take_first_anchor(settings)
             self._score_event(batch, index, data)
-            if self.events_ingested % hop == 0:
-                self._hop_tests(batch, self.events_ingested)
+            if ingested % hop == 0:
+                self._hop_tests(batch, ingested)
         self._trim()
         batch.detections.sort(key=lambda d: d.index)
         return BatchResult(
@@ -866,20 +1132,32 @@ class StreamDetector:
         self._reservoir = _Reservoir(key, scores)
         self._pending.clear()
 
-    def _score_event(self, batch: _Batch, index: int, data: bytes) -> None:
-        settings = batch.settings
+    def _start_block(self, batch: _Batch, index: int) -> None:
+        """Prepare the scoring of the hop block that holds event ``index``."""
         self._ensure_reservoir(batch, index)
-        block_end = self._block_end(index, settings.effective_hop)
-        score = self._baseline_dictionary(batch, block_end).size(data)
+        batch.block_end = self._block_end(index, batch.settings.effective_hop)
+        batch.coder = self._baseline_dictionary(batch, batch.block_end)
+        batch.typical = self._reservoir.typical()
+        batch.event_p = {}
+
+    def _score_event(self, batch: _Batch, index: int, data: bytes) -> None:
+        if index >= batch.block_end:
+            self._start_block(batch, index)
+        assert batch.coder is not None
+        score = batch.coder.size(data)
         batch.scores[index] = score
-        reservoir = self._reservoir
-        p = reservoir.p_value(score)
-        typical = reservoir.typical()
-        excess = (score - typical) / score if score > 0 else 0.0
+        known = batch.event_p.get(score)
+        if known is None:
+            excess = (score - batch.typical) / score if score > 0 else 0.0
+            known = batch.event_p[score] = (self._reservoir.p_value(score), excess)
+        p, excess = known
+        settings = batch.settings
         if p > batch.event_alpha or excess < settings.ncd_threshold:
             # Joins the ordinary null once its hop's window tests have not flagged it either.
             self._pending[index] = score
             return
+        typical = batch.typical
+        block_end = batch.block_end
         self._flagged.add(index)
         stop = block_end - settings.window_size
         metrics = self._metrics(
@@ -936,14 +1214,18 @@ class StreamDetector:
                 )
             )
 
-    def _unflagged(self, end: int, count: int) -> list[tuple[int, bytes]]:
-        """The newest ``count`` events before ``end`` that no signal has reported."""
+    def _unflagged(self, end: int, count: int) -> tuple[Sequence[int], list[bytes]]:
+        """The newest ``count`` events before ``end`` that no signal has reported: their global
+        indices and their serialised bytes."""
         flagged = self._flagged
-        start = max(self._first, end - count - len(flagged))
-        pool = [
-            (i, data) for i, data in enumerate(self._slice(start, end), start) if i not in flagged
-        ]
-        return pool[-count:]
+        start = end - count
+        if start >= self._first and (not flagged or max(flagged) < start):
+            # The usual case: nothing reported in the span, which is then a plain slice.
+            return range(start, end), self._slice(start, end)
+        start = max(self._first, start - len(flagged))
+        kept = [i for i in range(start, end) if i not in flagged][-count:]
+        history, first = self._history, self._first
+        return kept, [history[i - first] for i in kept]
 
     def _compression_test(self, batch: _Batch, end: int, hop_events: list[int]) -> None:
         """Two-sided permutation test of the window's compression ratio.
@@ -955,13 +1237,12 @@ class StreamDetector:
         window.
         """
         settings = batch.settings
-        pool = self._unflagged(end, settings.detection_min_events)
+        indices, pool = self._unflagged(end, settings.detection_min_events)
         if len(pool) < settings.detection_min_events:
             return
-        window = [data for _, data in pool[settings.baseline_size :]]
-        window_bytes = _SEP.join(window)
+        window_bytes = _SEP.join(pool[settings.baseline_size :])
         ratio = len(window_bytes) / max(1, batch.compressor.size(window_bytes))
-        null = self._refresh_null(batch, end, [data for _, data in pool])
+        null = self._refresh_null(batch, end, pool)
         p = null.p_two_sided(ratio)
         typical = null.typical()
         repetitive = ratio >= typical
@@ -969,7 +1250,9 @@ class StreamDetector:
         null.observed.append((end, ratio))
         if not fires or not hop_events:
             return
-        members = self._burst_members(batch, pool[settings.baseline_size :], hop_events, repetitive)
+        base = settings.baseline_size
+        window = list(zip(indices[base:], pool[base:], strict=True))
+        members = self._burst_members(batch, window, hop_events, repetitive)
         if not members:
             return
         metrics = self._hop_metrics(batch, end, p, batch.window_alpha / 2)
@@ -1020,11 +1303,10 @@ class StreamDetector:
         cap = settings.permutation_count
         null.expire(end - base - win, cap)
         draws = max(_NULL_PER_HOP, min(_NULL_BOOTSTRAP, cap) - len(null.entries))
-        rng = random.Random(self.seed * 1_000_003 + end)
+        splits = _ShuffledSplits(random.Random(self.seed * 1_000_003 + end), base + win, win)
         size = batch.compressor.size
         for _ in range(draws):
-            chosen = sorted(rng.sample(range(base + win), win))
-            sample = _SEP.join([pool[i] for i in chosen])
+            sample = _SEP.join(_pick(pool, splits.draw()))
             null.add(end, len(sample) / max(1, size(sample)))
         null.expire(end - base - win, cap)
         return null
@@ -1178,19 +1460,24 @@ class StreamDetector:
 
     # -- persistence --------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """All state as JSON-able data: :meth:`restore` of it continues exactly from here."""
+    def snapshot(self, *, bulk: bool = True) -> dict[str, Any]:
+        """All state as JSON-able data: :meth:`restore` of it continues exactly from here.
+
+        ``bulk=False`` leaves out the large parts that only grow by appending or change
+        rarely: ``history``, ``anchor_events`` and the field profiles' ``recent`` tokens.
+        Persistence writes those as far as they are new (see :meth:`history_since`,
+        :meth:`tokens_since` and :attr:`anchor_events`) and puts them back before restoring.
+        """
         anchor = None
         if self.anchor is not None:
             anchor = asdict(self.anchor)
             anchor["created_at"] = self.anchor.created_at.isoformat()
-        return {
+        data: dict[str, Any] = {
             "version": SNAPSHOT_VERSION,
             "settings": asdict(self.settings),
             "seed": self.seed,
             "events_ingested": self.events_ingested,
-            "history": [d.decode("utf-8", "surrogatepass") for d in self._history],
-            "fields": self._fields.to_json(),
+            "fields": self._fields.to_json(recent=bulk),
             "reservoir": {
                 "key": None if self._reservoir.key is None else list(self._reservoir.key),
                 "scores": list(self._reservoir.fifo),
@@ -1201,12 +1488,45 @@ class StreamDetector:
                 "observed": [list(entry) for entry in self._null.observed],
             },
             "anchor": anchor,
-            "anchor_events": [d.decode("utf-8", "surrogatepass") for d in self._anchor_events],
             "anchors_made": self._anchors_made,
             "anchor_disabled": self._anchor_disabled,
             "flagged": sorted(self._flagged),
             "pending": [[i, score] for i, score in sorted(self._pending.items())],
         }
+        if bulk:
+            data["history"] = [d.decode("utf-8", "surrogatepass") for d in self._history]
+            data["anchor_events"] = [
+                d.decode("utf-8", "surrogatepass") for d in self._anchor_events
+            ]
+        return data
+
+    # The bulky parts of the state, for incremental persistence (see snapshot(bulk=False)).
+
+    @property
+    def history_start(self) -> int:
+        """Index of the oldest event the history still holds."""
+        return self._first
+
+    def history_since(self, index: int) -> list[bytes]:
+        """Serialised events from index ``index`` (at the earliest :attr:`history_start`)."""
+        return self._history[max(0, index - self._first) :]
+
+    @property
+    def tokens_start(self) -> int:
+        """Index of the oldest event whose field tokens are kept (the newest 1000 at most)."""
+        return self.events_ingested - len(self._fields.recent)
+
+    def tokens_since(self, index: int) -> list[list[str]]:
+        """Field tokens of the events from ``index`` (at the earliest :attr:`tokens_start`)."""
+        recent = self._fields.recent
+        skip = max(0, index - self.tokens_start)
+        return [list(tokens) for tokens in islice(recent, skip, None)]
+
+    @property
+    def anchor_events(self) -> list[bytes]:
+        """The serialised events of the (possibly inactive) drift anchor; replaced only with
+        the anchor, whose id changes each time."""
+        return self._anchor_events
 
     @classmethod
     def restore(

@@ -151,13 +151,15 @@ class _Stream:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def row(self) -> StreamRow:
+        """What is saved after each change; the detector's bulky parts are written apart, as
+        far as they are new (see :class:`~driftlock.local._storage.EventLog`)."""
         return StreamRow(
             name=self.name,
             profile=self.profile,
             auto_tune=self.auto_tune,
             adaptive_window=self.adaptive_window,
             anchor_enabled=self.anchor_enabled,
-            detector=self.detector.snapshot(),
+            detector=self.detector.snapshot(bulk=False),
         )
 
 
@@ -260,7 +262,7 @@ class Engine:
 
     def _save(self, stream: _Stream) -> None:
         if self._storage.persistent:
-            self._storage.save_stream(stream.row())
+            self._storage.save_stream(stream.row(), stream.detector)
 
     # detection
 

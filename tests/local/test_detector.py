@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from driftlock.local._compress import choose_compressor
+from driftlock.local._serialize import redact_secrets
 from driftlock.local.detector import (
     DRIFT_NCD_THRESHOLD,
     HISTORY_CAP,
@@ -19,6 +20,7 @@ from driftlock.local.detector import (
     BatchResult,
     DetectorSettings,
     StreamDetector,
+    _ShuffledSplits,
 )
 from tests.support.streams import clean_stream, incident_stream
 
@@ -282,6 +284,61 @@ def test_secrets_are_not_kept() -> None:
     target = detector(SMALL)
     target.process([{"user": "ann", "password": "hunter2", "n": i} for i in range(200)])
     assert "hunter2" not in json.dumps(target.snapshot())
+
+
+def test_secret_values_are_profiled_as_their_redaction() -> None:
+    # The detector redacts while it profiles fields: the result must be that of processing
+    # events redacted beforehand, secrets at any depth or in arrays included.
+    rng = random.Random(3)
+    secrets: list[Any] = ["s3cr3t", {"nested": 1}, [1, 2], None, 7]
+    events = []
+    for i in range(700):
+        event: dict[str, Any] = {"type": rng.choice("abc"), "n": rng.randint(0, 40)}
+        kind = i % 7
+        if kind == 1:
+            event["password"] = rng.choice(secrets)
+        elif kind == 2:
+            event["body"] = {"Token": "t", "inner": {"x-api-key": i, "k": rng.randint(0, 3)}}
+        elif kind == 3:
+            event["items"] = [{"secret": "s", "v": i % 3}, {"v": 2}]
+        elif kind == 4:
+            event["tags"] = ["a", "b"]
+        elif kind == 5:
+            event[7] = "not a string key"
+        events.append(event)
+    redacted = [dict(redact_secrets(event)) for event in events]
+    plain, pre = detector(SMALL, seed=4), detector(SMALL, seed=4)
+    assert run(plain, events) == run(pre, redacted)
+    assert plain.snapshot() == pre.snapshot()
+
+
+def test_equal_numbers_of_other_types_stay_apart_as_field_values() -> None:
+    target = detector(SMALL)
+    values: list[Any] = [1, 1.0, True, 0.0, -0.0, 2, 2.0, 10**80, 10**80 + 1, float("nan")]
+    target.process([{"v": value} for value in values * 5])
+    categories = target.snapshot()["fields"]["fields"]["v"]["categories"]
+    assert categories == {
+        "1": 5.0,
+        "1.0": 5.0,
+        "True": 5.0,
+        "0.0": 5.0,
+        "-0.0": 5.0,
+        "2": 5.0,
+        "2.0": 5.0,
+        "<hex>": 10.0,  # both cut to the same 64 digits, which mask as a hex run
+        "nan": 5.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("n", "k"), [(450, 50), (230, 30), (900, 100), (1100, 100), (11000, 1000), (30, 30), (9, 0)]
+)
+def test_shuffled_splits_are_those_of_random_sample(n: int, k: int) -> None:
+    for seed in range(20):
+        reference = random.Random(seed)
+        splits = _ShuffledSplits(random.Random(seed), n, k)
+        for _ in range(6):
+            assert splits.draw() == sorted(reference.sample(range(n), k))
 
 
 def test_memory_is_bounded() -> None:

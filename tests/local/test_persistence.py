@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -162,3 +164,71 @@ def test_the_data_directory_holds_one_sqlite_database(serve: Any, tmp_path: Path
     server.stop(signal.SIGTERM)
     assert (tmp_path / "data" / "driftlock.sqlite3").is_file()
     assert os.path.getsize(tmp_path / "data" / "driftlock.sqlite3") > 0
+
+
+def _reopened_snapshot(data_dir: Path, stream: str) -> dict[str, Any]:
+    engine = Engine(data_dir)
+    try:
+        state = engine._stream(stream, create=False)
+        assert state is not None
+        return state.detector.snapshot()
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("batch", [1, 100, 1000])
+def test_a_reopened_data_directory_holds_the_whole_detector_state(
+    tmp_path: Path, batch: int
+) -> None:
+    events = incident_prefix(seed=2, n=2600).events
+    engine = Engine(tmp_path)
+    for start in range(0, len(events) if batch > 1 else 700, batch):
+        engine.detect(events[start : start + batch], stream_id="web")
+        if start == 300:
+            engine.reset_anchor("web", events[:80])
+    state = engine._stream("web", create=False)
+    assert state is not None
+    expected = state.detector.snapshot()
+    engine.close()
+    assert _reopened_snapshot(tmp_path, "web") == expected
+
+    # Saves write the bulky parts apart, only as far as they are new.
+    with sqlite3.connect(tmp_path / "driftlock.sqlite3") as db:
+        (saved,) = db.execute("SELECT detector FROM streams WHERE name = 'web'").fetchone()
+        (chunks,) = db.execute("SELECT COUNT(*) FROM field_tokens").fetchone()
+    assert not {"history", "anchor_events"} & set(json.loads(saved))
+    assert "recent" not in json.loads(saved)["fields"]
+    assert chunks <= len(expected["fields"]["recent"]) // batch + 2
+
+
+def test_a_stream_saved_whole_by_an_earlier_version_continues_exactly(tmp_path: Path) -> None:
+    events = incident_prefix(seed=1).events
+    engine = Engine(tmp_path)
+    for chunk in batches(events[:900]):
+        engine.detect(chunk, stream_id="web")
+    state = engine._stream("web", create=False)
+    assert state is not None
+    whole = state.detector.snapshot()
+    engine.close()
+    # The earlier layout: everything but the history in the stream's row, no side tables.
+    with sqlite3.connect(tmp_path / "driftlock.sqlite3") as db:
+        db.execute("DELETE FROM field_tokens")
+        db.execute("DELETE FROM anchor_events")
+        row = {key: value for key, value in whole.items() if key != "history"}
+        db.execute("UPDATE streams SET detector = ? WHERE name = 'web'", (json.dumps(row),))
+    assert _reopened_snapshot(tmp_path, "web") == whole
+
+    resumed = Engine(tmp_path)
+    straight = Engine()
+    for chunk in batches(events[:900]):
+        straight.detect(chunk, stream_id="web")
+    for chunk in batches(events[900:]):
+        got, expected = (e.detect(chunk, stream_id="web") for e in (resumed, straight))
+        assert got["anomalies"] == expected["anomalies"]
+        assert got["value_outliers"] == expected["value_outliers"]
+    resumed.close()
+    got_state = _reopened_snapshot(tmp_path, "web")
+    expected_state = straight._streams["web"].detector.snapshot()
+    for state in (got_state, expected_state):
+        state["anchor"].pop("created_at")  # the wall clock at calibration
+    assert got_state == expected_state

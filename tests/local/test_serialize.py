@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftlock.local._serialize import (
+    _ENCODER,
+    _VOLATILE,
     REDACTED,
+    _replace,
     canonical_json,
     is_secret_key,
     mask_volatile,
@@ -194,3 +197,84 @@ def test_masking_leaves_no_long_digit_run_and_is_idempotent(text: str) -> None:
     masked = mask_volatile(text)
     assert re.search(r"\d{4,}", masked) is None
     assert mask_volatile(masked) == masked
+
+
+# Masking works piece by piece between quotes, with memos and a fast path for timestamps: it
+# must give what one pass of the volatile-token pattern over the whole text gives.
+volatile_text = st.lists(
+    st.sampled_from(
+        [
+            '"',
+            ":",
+            ",",
+            "{",
+            "}",
+            " ",
+            "-",
+            ".",
+            "T",
+            "Z",
+            "+",
+            "/",
+            "=",
+            "_",
+            "a",
+            "f",
+            "x",
+            "eyJ",
+            "2024-05-01",
+            "T12:00:00",
+            ".123Z",
+            "+02:00",
+            "12345",
+            "7",
+            "::1",
+            "fe80::1",
+            "10.0.0.1",
+            "deadbeefdeadbeef",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0123",
+            "\u0662\u0660\u0662\u0664",
+            "\\u00e9",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(volatile_text, st.text()))
+def test_masking_by_pieces_matches_one_pass_over_the_whole_text(text: str) -> None:
+    whole = _VOLATILE.sub(_replace, text)
+    assert mask_volatile(text) == whole
+    assert mask_volatile(text) == whole  # again, with the pieces now memoised
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ('"2024-05-01T12:00:00.123Z"', '"<ts>"'),
+        ('"2024-05-01 12:00"', '"<ts>"'),
+        ('"2024-05-01T12:00:00+0200"', '"<ts>"'),
+        (
+            '"\u0662\u0660\u0662\u0664-\u0660\u0665-\u0660\u0661"',
+            '"\u0662\u0660\u0662\u0664-\u0660\u0665-\u0660\u0661"',
+        ),
+        ('"2024-05-01T12:00:00.123Zx"', '"<ts>x"'),
+    ],
+)
+def test_whole_timestamps_mask_like_any_other(text: str, masked: str) -> None:
+    assert mask_volatile(text) == masked == _VOLATILE.sub(_replace, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), json_values, max_size=6))
+def test_canonical_json_is_what_the_json_encoder_writes(event: dict[str, Any]) -> None:
+    assert canonical_json(event) == _ENCODER.encode(event)
+
+
+def test_canonical_json_reports_a_cycle_like_the_json_encoder() -> None:
+    event: dict[str, Any] = {"a": 1}
+    event["self"] = event
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical_json(event)
