@@ -63,7 +63,7 @@ import struct
 import sys
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice, pairwise
@@ -839,9 +839,13 @@ class _FieldProfiles:
             return token
         return token
 
-    def bursts(self, next_index: int, window: int) -> tuple[list[_FieldBurst], int]:
+    def bursts(
+        self, next_index: int, window: int, reported: Set[int] = frozenset()
+    ) -> tuple[list[_FieldBurst], int]:
         """Field values far more frequent in the newest ``window`` events than before them.
 
+        Events in ``reported`` (global indices) are left out of the window: a burst already
+        reported must not make the ordinary events that follow it look like more of it.
         Returns the bursts (most significant first, uncorrected p-values) and how many distinct
         values the window held (the Bonferroni factor).
         """
@@ -851,14 +855,24 @@ class _FieldProfiles:
         # A window (at most 1000 events) spans at most two halving periods: events of the
         # previous one count half in the decayed totals.
         older = max(0, ((next_index - 1) // _HALF_LIFE) * _HALF_LIFE - start)
+        newer = window - older
+        # Positions counted from the newest end, as `reversed(recent)` yields them.
+        skip = {next_index - 1 - i for i in reported if start <= i < next_index}
+
+        def tokens(first: int, stop: int) -> Iterable[str]:
+            items = islice(reversed(recent), first, stop)
+            if not skip:
+                return chain.from_iterable(items)
+            return chain.from_iterable(t for k, t in enumerate(items, first) if k not in skip)
+
+        skipped_newer = sum(1 for k in skip if k < newer)
+        skipped_older = len(skip) - skipped_newer
         # Read from the newest end: the window is a small part of `recent`. (Counts are sums of
         # whole and half units, exact in any order.)
-        current = Counter(chain.from_iterable(islice(reversed(recent), window - older)))
+        current = Counter(tokens(0, newer))
         weights: Mapping[str, float]
         if older:
-            previous = Counter(
-                chain.from_iterable(islice(reversed(recent), window - older, window))
-            )
+            previous = Counter(tokens(newer, window))
             counts = current + previous
             weights = {t: current.get(t, 0) + 0.5 * previous.get(t, 0) for t in counts}
         else:
@@ -875,7 +889,8 @@ class _FieldProfiles:
                     per_field_weight[path] = per_field_weight.get(path, 0.0) + weights[token]
         if not older:
             per_field_weight = per_field  # type: ignore[assignment]  # the same whole numbers
-        window_weight = (window - older) + 0.5 * older
+        window_weight = (newer - skipped_newer) + 0.5 * (older - skipped_older)
+        counted = window - len(skip)
         found: list[_FieldBurst] = []
         fields = self.fields
         for token, k in counts.items():
@@ -894,7 +909,7 @@ class _FieldProfiles:
                 before = categories.get(rest[1:], 0.0) - weight
                 before_total = stats.seen - per_field_weight[path]
             else:
-                among = window
+                among = counted
                 before = (stats.high if rest == "+" else stats.low) - weight
                 before_total = self.total - window_weight
             share = ((before if before > 0.0 else 0.0) + 0.5) / (
@@ -1189,7 +1204,7 @@ class StreamDetector:
 
     def _field_tests(self, batch: _Batch, end: int, hop_events: list[int]) -> None:
         """Field-value and value-outlier bursts in the window that closes at ``end``."""
-        found, tested = self._fields.bursts(end, batch.settings.window_size)
+        found, tested = self._fields.bursts(end, batch.settings.window_size, self._flagged)
         threshold = batch.window_alpha / 2
         # Bonferroni over the distinct values the window holds.
         firing = [b for b in found if b.p_value * tested <= threshold]
