@@ -130,6 +130,7 @@ def main() -> int:
             print(f"-- {phase.name}: {phase.requests} requests")
             Backend.payments_down = phase.payments_down
             Backend.database_delay_s = phase.database_delay_s
+            time.sleep(0.002)  # event timestamps have ms precision: keep phases apart
             started = datetime.now(UTC)
             for _ in range(phase.requests):
                 phase.send(client, rng)
