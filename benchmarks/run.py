@@ -120,6 +120,11 @@ TARGETS: list[Target] = [
            _path("variants", "driftlock", "cpu_us_over_bare", "median")),
     Target("asgi", "p99 latency added (median)", "ms", 1.0, False,
            _path("variants", "driftlock", "p99_ms_over_bare", "median")),
+    *(
+        Target("wsgi", f"{name} requests/s with Driftlock, x bare (median)", "ratio", 0.95,
+               True, _path("variants", f"{key}-driftlock", "ratio_to_bare", "median"))
+        for key, name in (("flask", "Flask"), ("django", "Django"))
+    ),
     Target("delivery", "events delivered to driftlock serve, nothing lost", "events/s", 20000,
            True, _path("throughput", "events_per_s")),
     Target("delivery", "memory growth from 50k to 100k requests, Driftlock down", "MB", 5.0,

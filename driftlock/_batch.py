@@ -6,9 +6,11 @@ Two layers, so that every integration shares the logic and only the waiting diff
   form the next batch, whether and when a failed batch is retried. It never blocks, sleeps or
   does I/O, and it is thread-safe, so the request path of any server can feed it.
 - A driver owns the waiting and the I/O. :class:`AsyncDelivery` is the asyncio driver for ASGI
-  apps (one task in the serving event loop). A thread driver for WSGI apps runs the same cycle
-  with a thread and a condition variable: ``take`` a batch, send it, then ``delivered`` or
-  ``attempt_failed`` (which answers how long to wait before retrying, or None).
+  apps (one task in the serving event loop); :class:`ThreadDelivery` is the thread driver for
+  WSGI and Django apps (one daemon thread per process). Both run the same cycle, decided by the
+  state: :meth:`DeliveryState.next_batch` (a batch to send, or how long to wait), send it, then
+  :meth:`DeliveryState.after_attempt` (done, or how long to wait before retrying). The drivers
+  differ only in how they wait and send: ``await`` or a blocking call.
 
 The counters obey ``captured == sent + dropped + failed + queued`` at every moment (see
 :class:`DeliveryStats`): every change happens under one lock, in one step.
@@ -17,6 +19,7 @@ The counters obey ``captured == sent + dropped + failed + queued`` at every mome
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import inspect
 import json
@@ -24,13 +27,26 @@ import logging
 import os
 import random
 import threading
+import time
+import uuid
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from driftlock._capture import Event, InvalidOptionError, LogLimiter, check_int, check_seconds
+from driftlock._capture import (
+    BodyCapture,
+    Capture,
+    Event,
+    InvalidOptionError,
+    LogLimiter,
+    Record,
+    check_int,
+    check_seconds,
+)
+from driftlock._events import MAX_BODY_BYTES, MAX_EVENT_DEPTH
+from driftlock._retry import same_idempotency_key
 from driftlock.exceptions import (
     DriftlockAPIError,
     DriftlockConnectionError,
@@ -51,7 +67,11 @@ __all__ = [
     "DeliveryOptions",
     "DeliveryState",
     "DeliveryStats",
+    "SyncSink",
+    "ThreadDelivery",
     "json_safe",
+    "queue_request",
+    "reset_in_forked_children",
 ]
 
 MAX_BATCH_SIZE = 1000
@@ -129,28 +149,55 @@ class DeliveryStats:
 class Batch:
     """Events taken from the queue together; settled exactly once (sent, failed or dropped)."""
 
-    __slots__ = ("attempts", "events", "sanitised", "settled")
+    __slots__ = ("attempts", "events", "key", "sanitised", "settled")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.attempts = 0
         self.sanitised = False
         self.settled = False
+        # The Idempotency-Key of every attempt: a resend after an answer that was lost (a
+        # timeout) is then the same request, and the server ingests the events only once.
+        self.key = str(uuid.uuid4())
 
 
 def json_safe(event: Event) -> Event | None:
-    """``event`` reduced to plain JSON (odd values become strings or null), or None if hopeless.
+    """``event`` reduced to plain JSON the API accepts, or None if hopeless (too large for any
+    request, circular): odd values become strings, NaN and infinities null, lone surrogates
+    ``?``, and what nests deeper than the API allows ``TOO_DEEP``.
 
     Used off the request path, when the client refused a batch as invalid: one bad value put in
-    ``driftlock_context`` or by an ``event_hook`` must not cost the whole batch.
+    ``driftlock_context``, by an ``event_hook`` or in a captured request body must not cost the
+    whole batch.
     """
     try:
-        text = json.dumps(event, default=str, skipkeys=True)
+        text = json.dumps(event, default=str, skipkeys=True, ensure_ascii=False)
+        # Lone surrogates (from a "\ud800" escape in a client's JSON) cannot be encoded: "?".
+        raw = text.encode("utf-8", "replace")
+        if len(raw) > MAX_BODY_BYTES - 1024:
+            return None
         # NaN and Infinity are not JSON: json.dumps writes them, parse_constant turns them to null.
-        result = json.loads(text, parse_constant=lambda _: None)
+        result = json.loads(raw, parse_constant=lambda _: None)
     except (ValueError, TypeError, RecursionError):  # circular references, odd keys
         return None
-    return result if isinstance(result, dict) else None
+    return _clip_depth(result, 1) if isinstance(result, dict) else None
+
+
+TOO_DEEP = "[nested too deeply]"
+
+
+def _clip_depth(value: Any, depth: int) -> Any:
+    """Parsed JSON with objects and arrays below ``MAX_EVENT_DEPTH`` replaced by ``TOO_DEEP``."""
+    kind = type(value)
+    if kind is dict:
+        if depth > MAX_EVENT_DEPTH:
+            return TOO_DEEP
+        return {key: _clip_depth(item, depth + 1) for key, item in value.items()}
+    if kind is list:
+        if depth > MAX_EVENT_DEPTH:
+            return TOO_DEEP
+        return [_clip_depth(item, depth + 1) for item in value]
+    return value
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -209,6 +256,8 @@ class DeliveryState:
         # is `completed >= accepted-at-the-time`: what a flush waits for.
         self._accepted = 0
         self._completed = 0
+        # When a partial batch is next due (time.monotonic()); set by the first next_batch.
+        self._next_tick: float | None = None
 
     def _after_fork_in_child(self) -> None:
         # The parent's events are the parent's to send; a lock held by another thread at fork
@@ -300,6 +349,45 @@ class DeliveryState:
                 return None
         return batch
 
+    def next_batch(self, now: float, *, flushing: bool = False) -> Batch | float:
+        """What a driver does next: send the returned batch, or wait at most the returned
+        number of seconds (a full batch, a flush or :meth:`close <ThreadDelivery.close>` may
+        wake it earlier).
+
+        A full batch is due at once; a partial one once per ``flush_interval``, or at once
+        while ``flushing``. ``now`` is ``time.monotonic()``.
+        """
+        interval = self.options.flush_interval
+        next_tick = self._next_tick
+        if next_tick is None:
+            next_tick = self._next_tick = now + interval
+        due = flushing or now >= next_tick
+        batch = self.take(partial=due)
+        if batch is not None:
+            return batch
+        if due:
+            next_tick = self._next_tick = now + interval
+        return max(0.0, next_tick - now)
+
+    def after_attempt(
+        self, batch: Batch, error: BaseException | None, *, retry: bool = True
+    ) -> float | None:
+        """Settle one send attempt of ``batch`` (``error`` is None when Driftlock accepted it):
+        None when the batch is done (delivered or given up), else the seconds to wait before
+        sending it again.
+
+        ``retry=False`` (a last attempt at shutdown, or a send on the request path) allows only
+        an immediate resend (invalid events reduced to plain JSON), never a backoff.
+        """
+        if error is None:
+            self.delivered(batch)
+            return None
+        delay = self.attempt_failed(batch, error)
+        if delay and not retry:
+            self.give_up(batch, error)
+            return None
+        return delay
+
     def _settle(self, batch: Batch) -> int:
         """Mark ``batch`` settled; returns its size, or 0 when it already was. Lock held."""
         if batch.settled:
@@ -334,6 +422,7 @@ class DeliveryState:
                     self._completed += lost
                 batch.events = safe
             batch.sanitised = True
+            batch.key = str(uuid.uuid4())  # another body: another request
             if safe:
                 return 0.0
         elif _transient(exc) and batch.attempts <= options.max_retries:
@@ -410,6 +499,55 @@ class DeliveryState:
                 queued=self._queued,
                 filtered=self._filtered,
             )
+
+
+def _has_anomalies(result: Any) -> bool:
+    """Whether a delivered batch's ``result`` calls for ``on_anomaly``."""
+    return bool(getattr(result, "anomalies", None))
+
+
+def _call_sync(log: LogLimiter, callback: AnomalyCallback, result: Any) -> None:
+    """Run a sync ``on_anomaly``; what it raises is logged (rate-limited), never propagated."""
+    try:
+        callback(result)
+    except Exception as exc:
+        log.log("on_anomaly", logging.ERROR, "on_anomaly raised", exc=exc)
+
+
+def queue_request(
+    capture: Capture,
+    state: DeliveryState,
+    submit: Callable[[Any], None],
+    record: Record,
+    *,
+    body: BodyCapture | None = None,
+    content_type: str = "",
+    request_headers: Iterable[tuple[str, str]] | None = None,
+    response_headers: Iterable[tuple[str, str]] | None = None,
+) -> None:
+    """Hand a finished request to a driver's ``submit``: its record as is (the sender builds
+    the event), or, when ``capture.eager``, its event with the opt-in parts, after the
+    ``event_hook`` (an event the hook drops is counted as filtered).
+
+    Adapters check :attr:`DeliveryState.full` first and :meth:`DeliveryState.reject` instead,
+    so that an outage costs no work on the request path.
+    """
+    if not capture.eager:
+        submit(record)
+        return
+    event = capture.finish(
+        capture.build_event(
+            record,
+            body=body,
+            content_type=content_type,
+            request_headers=request_headers,
+            response_headers=response_headers,
+        )
+    )
+    if event is None:
+        state.note_filtered()
+    else:
+        submit(event)
 
 
 AsyncSink = Callable[[list[Event]], Awaitable[Any]]
@@ -518,20 +656,13 @@ class AsyncDelivery:
 
     async def _run(self, sink: AsyncSink) -> None:
         state = self.state
-        loop = asyncio.get_running_loop()
-        interval = state.options.flush_interval
-        next_tick = loop.time() + interval
         try:
             while True:
-                now = loop.time()
-                due = self._flushing > 0 or now >= next_tick
-                batch = state.take(partial=due)
-                if batch is None:
-                    if due:
-                        next_tick = now + interval
+                batch = state.next_batch(time.monotonic(), flushing=self._flushing > 0)
+                if not isinstance(batch, Batch):
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(max(0.0, next_tick - now)):
+                        async with asyncio.timeout(batch):
                             await self._wake.wait()
                     continue
                 try:
@@ -556,26 +687,26 @@ class AsyncDelivery:
     async def _deliver(self, batch: Batch, sink: AsyncSink, *, retry: bool = True) -> None:
         state = self.state
         while True:
+            result: Any = None
+            error: Exception | None = None
             try:
-                result = await sink(batch.events)
+                with same_idempotency_key(batch.key):
+                    result = await sink(batch.events)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                delay = state.attempt_failed(batch, exc)
-                if delay is None:
-                    return
-                if delay and not retry:
-                    state.give_up(batch, exc)
-                    return
-                if delay:
-                    await asyncio.sleep(delay)
-            else:
-                state.delivered(batch)
-                try:
-                    self._dispatch(result)
-                except Exception as exc:
-                    state.log.log("on_anomaly", logging.ERROR, "on_anomaly not run", exc=exc)
+                error = exc
+            delay = state.after_attempt(batch, error, retry=retry)
+            if delay is None:
+                callback = self._on_anomaly
+                if error is None and callback is not None and _has_anomalies(result):
+                    try:
+                        self._dispatch(callback, result)
+                    except Exception as exc:
+                        state.log.log("on_anomaly", logging.ERROR, "on_anomaly not run", exc=exc)
                 return
+            if delay:
+                await asyncio.sleep(delay)
 
     async def _last_chance(self, sink: AsyncSink) -> None:
         state = self.state
@@ -585,30 +716,21 @@ class AsyncDelivery:
                     await self._deliver(batch, sink, retry=False)
         state.discard()
 
-    def _dispatch(self, result: Any) -> None:
-        """Run ``on_anomaly(result)`` off the sender's path when a batch yielded anomalies."""
-        callback = self._on_anomaly
-        if callback is None or not getattr(result, "anomalies", None):
-            return
+    def _dispatch(self, callback: AnomalyCallback, result: Any) -> None:
+        """Run ``on_anomaly(result)`` off the sender's path."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any]
         if self._on_anomaly_async:
             future = loop.create_task(self._call_async(callback, result))
         else:
             # A sync callback may block (an HTTP call to a pager): keep it off the event loop.
-            future = loop.run_in_executor(None, self._call_sync, callback, result)
+            future = loop.run_in_executor(None, _call_sync, self.state.log, callback, result)
         self._callbacks.add(future)
         future.add_done_callback(self._callbacks.discard)
 
     async def _call_async(self, callback: AnomalyCallback, result: Any) -> None:
         try:
             await callback(result)
-        except Exception as exc:
-            self.state.log.log("on_anomaly", logging.ERROR, "on_anomaly raised", exc=exc)
-
-    def _call_sync(self, callback: AnomalyCallback, result: Any) -> None:
-        try:
-            callback(result)
         except Exception as exc:
             self.state.log.log("on_anomaly", logging.ERROR, "on_anomaly raised", exc=exc)
 
@@ -698,11 +820,221 @@ async def _in_loop(
         return False
 
 
+SyncSink = Callable[[list[Event]], Any]
+"""Sends one batch in one request from a plain thread (usually ``DriftlockSyncClient.detect``
+bound to a stream); returns the detect result and raises on failure."""
+
+
+class ThreadDelivery:
+    """The thread driver: one daemon thread per process sends batches from the state.
+
+    For WSGI servers and Django, whose request threads have no event loop to lend.
+    :meth:`submit` is what the request path calls: it queues and returns, starting the thread
+    on first use (so it lives in the serving process: a forked child starts a thread and a
+    queue of its own, and the parent's events stay the parent's). Once per ``flush_interval``
+    the thread sends what is queued; a full batch wakes it at once. Deliveries still open when
+    the interpreter exits normally are closed then (flushed within ``flush_timeout``).
+
+    With ``background=False`` there is no thread: :meth:`submit` sends on the calling thread,
+    one attempt, before it returns (Django's ``ASYNC_MODE=False``).
+
+    ``sink_factory()`` makes the send function when it is first needed after a start (so a
+    forked child makes its own, with connections of its own). ``on_anomaly(result)`` runs on
+    the sending thread for delivered batches with anomalies (an async callback in an event
+    loop of its own).
+    """
+
+    def __init__(
+        self,
+        state: DeliveryState,
+        sink_factory: Callable[[], SyncSink],
+        *,
+        on_anomaly: AnomalyCallback | None = None,
+        background: bool = True,
+        name: str = "driftlock-delivery",
+    ) -> None:
+        if on_anomaly is not None and not callable(on_anomaly):
+            raise InvalidOptionError("on_anomaly", "on_anomaly must be callable or None")
+        self.state = state
+        self.background = background
+        self._sink_factory = sink_factory
+        self._on_anomaly = on_anomaly
+        self._on_anomaly_async = on_anomaly is not None and _is_async_callable(on_anomaly)
+        self._name = name
+        self._reset()
+        _after_fork_reset.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()  # guards starting and stopping the thread, and the sink
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._progress = threading.Condition()  # notified whenever a batch settles
+        self._flushing = 0
+        self._sink: SyncSink | None = None
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's thread does not exist here, and a lock it held would never be released.
+        self._reset()
+
+    # -- request path -------------------------------------------------------------------
+
+    def submit(self, event: Any) -> None:
+        """Queue ``event`` for delivery (without a background thread: send it now, once).
+
+        In background mode it never blocks beyond a short lock, and never raises for a
+        delivery problem.
+        """
+        if not self.background:
+            self.state.offer(event)
+            self._drain()
+            return
+        if self._thread is None:
+            self._start()
+        if self.state.offer(event) == BATCH_READY:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            # Each thread has its own stop signal: a stopped one may still be finishing a send.
+            stop = self._stop = threading.Event()
+            thread = threading.Thread(target=self._run, args=(stop,), name=self._name, daemon=True)
+            thread.start()
+            self._thread = thread
+        _open_deliveries.add(self)
+
+    def _drain(self) -> None:
+        """Send what is queued on the calling thread: one attempt per batch, no backoff."""
+        while (batch := self.state.take(partial=True)) is not None:
+            self._send(batch, self._stop, retry=False)
+
+    # -- the sender ---------------------------------------------------------------------
+
+    def _run(self, stop: threading.Event) -> None:
+        state = self.state
+        while not stop.is_set():
+            # Cleared before looking at the queue: a batch that fills up after this wakes us.
+            self._wake.clear()
+            batch = state.next_batch(time.monotonic(), flushing=self._flushing > 0)
+            if isinstance(batch, Batch):
+                self._send(batch, stop, retry=True)
+            else:
+                self._wake.wait(batch)
+
+    def _send(self, batch: Batch, stop: threading.Event, *, retry: bool) -> None:
+        """Send ``batch`` until it is settled, or until ``stop`` (then :meth:`close` counts it)."""
+        state = self.state
+        try:
+            sink = self._get_sink()
+            while True:
+                result: Any = None
+                error: Exception | None = None
+                try:
+                    with same_idempotency_key(batch.key):
+                        result = sink(batch.events)
+                except Exception as exc:
+                    error = exc
+                delay = state.after_attempt(batch, error, retry=retry)
+                if delay is None:
+                    callback = self._on_anomaly
+                    if error is None and callback is not None and _has_anomalies(result):
+                        self._dispatch(callback, result)
+                    break
+                if delay and stop.wait(delay):
+                    break
+        except Exception as exc:  # a bug, or no client: it must not stop delivery for good
+            state.give_up(batch, exc)
+        with self._progress:
+            self._progress.notify_all()
+
+    def _get_sink(self) -> SyncSink:
+        sink = self._sink
+        if sink is None:
+            with self._lock:
+                sink = self._sink
+                if sink is None:
+                    sink = self._sink = self._sink_factory()
+        return sink
+
+    def _dispatch(self, callback: AnomalyCallback, result: Any) -> None:
+        """Run ``on_anomaly(result)`` on this thread (an async one in a loop of its own)."""
+        if self._on_anomaly_async:
+            _call_sync(self.state.log, lambda r: asyncio.run(callback(r)), result)
+        else:
+            _call_sync(self.state.log, callback, result)
+
+    # -- flush and close ------------------------------------------------------------------
+
+    def stats(self) -> DeliveryStats:
+        """A consistent snapshot of the counters (callable from any thread)."""
+        return self.state.stats()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued before this call is settled; False if ``timeout``
+        (default ``flush_timeout``) ran out first. Waits for retries and ``on_anomaly`` too.
+        Callable from any thread but the sender's."""
+        state = self.state
+        limit = state.options.flush_timeout if timeout is None else timeout
+        target = state.accepted
+        with self._progress:
+            self._flushing += 1
+        self._wake.set()
+        try:
+            with self._progress:
+                return self._progress.wait_for(lambda: state.completed >= target, limit)
+        finally:
+            with self._progress:
+                self._flushing -= 1
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout`` (default ``flush_timeout``), then stop the thread.
+
+        What could not be delivered in time is counted as dropped and logged. Returns whether
+        everything was delivered. The thread is not waited for: a send still in progress ends
+        on its own, its batch already counted. A later :meth:`submit` starts a new thread.
+        """
+        delivered = self.flush(timeout)
+        with self._lock:
+            self._stop.set()
+            self._thread = None
+            self._sink = None
+        self._wake.set()
+        _open_deliveries.discard(self)
+        self.state.discard()
+        return delivered
+
+
+_open_deliveries: weakref.WeakSet[ThreadDelivery] = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    """Close the thread deliveries still open when the interpreter exits normally (atexit runs
+    while their daemon threads still live)."""
+    for delivery in list(_open_deliveries):
+        try:
+            delivery.close()
+        except Exception as exc:
+            delivery.state.log.log(
+                "atexit", logging.ERROR, "Driftlock flush at exit failed", exc=exc
+            )
+
+
+atexit.register(_close_at_exit)
+
+
 class _ForkResettable(Protocol):
     def _after_fork_in_child(self) -> None: ...
 
 
 _after_fork_reset: weakref.WeakSet[_ForkResettable] = weakref.WeakSet()
+
+
+def reset_in_forked_children(item: _ForkResettable) -> None:
+    """Have ``item._after_fork_in_child()`` called in every child process forked from now on,
+    for as long as ``item`` lives (what the state and the drivers here do for themselves)."""
+    _after_fork_reset.add(item)
 
 
 def _reset_after_fork() -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from driftlock._events import MAX_EVENT_DEPTH
 from driftlock.exceptions import DriftlockConfigError
 
 __all__ = [
@@ -328,7 +329,10 @@ class BodyCapture:
             if media == _JSON_TYPE or (
                 media.startswith("application/") and media.endswith("+json")
             ):
-                return json.loads(raw)
+                parsed = json.loads(raw)
+                # The body sits three levels down in its event (event, body, request_body):
+                # deeper nesting could not be sent, and redacting it could exhaust the stack.
+                return None if _nested_deeper(parsed, MAX_EVENT_DEPTH - 2) else parsed
             if media == _FORM_TYPE:
                 form: dict[str, Any] = {}
                 for key, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
@@ -340,9 +344,27 @@ class BodyCapture:
                     else:
                         form[key] = [previous, value]
                 return form
-        except ValueError:  # invalid JSON or text: the app answers it; the event just omits it
-            return None
+        except (ValueError, RecursionError):  # invalid JSON or text, absurd nesting: the app
+            return None  # answers it; the event just omits it
         return None
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests objects and arrays more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            children: Iterable[Any] = item.values()
+        elif kind is list:
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 _iso_cache: tuple[int, str] = (-1, "")

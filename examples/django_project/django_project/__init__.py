@@ -1,0 +1,1 @@
+"""A Django project monitored by Driftlock (see ``settings.py``)."""

@@ -1,0 +1,1 @@
+"""The example shop: views showing the middleware, direct detection and a background task."""
