@@ -198,6 +198,7 @@ class DriftlockSyncClient(_Base[SyncHTTPClient]):
             except Exception as exc:  # the core maps everything; nothing raw escapes
                 result = exc
             step = self._core.outcome(call, result, retries, time.perf_counter() - start)
+            forget_response()  # read: holding it would keep its connection's objects alive
             if not isinstance(step, Retry):
                 return step
             _retry.sleep(step.delay)
@@ -349,6 +350,7 @@ class DriftlockClient(_Base[AsyncHTTPClient]):
             except Exception as exc:  # the core maps everything; nothing raw escapes
                 result = exc
             step = self._core.outcome(call, result, retries, time.perf_counter() - start)
+            forget_response()  # read: holding it would keep its connection's objects alive
             if not isinstance(step, Retry):
                 return step
             await _retry.asleep(step.delay)
