@@ -31,6 +31,7 @@ from driftlock._batch import (
     DeliveryOptions,
     DeliveryState,
     DeliveryStats,
+    queue_request,
 )
 from driftlock._capture import (
     DEFAULT_MAX_BODY_BYTES,
@@ -356,23 +357,18 @@ class DriftlockMiddleware:
                 request_state.get("driftlock_context") if type(request_state) is dict else None,
                 None if error is None else type(error).__name__,
             )
-            if not capture.eager:
-                self.delivery.submit(record)  # built later, by the sender, if it is sent
-                return
-            headers = capture.captures_headers
-            event = capture.finish(
-                capture.build_event(
-                    record,
-                    body=body,
-                    content_type=content_type,
-                    request_headers=_decoded(scope["headers"]) if headers else None,
-                    response_headers=_decoded(response_headers or ()) if headers else None,
-                )
+            # Headers are decoded only when an eager capture includes them.
+            headers = capture.eager and capture.captures_headers
+            queue_request(
+                capture,
+                state,
+                self.delivery.submit,
+                record,
+                body=body,
+                content_type=content_type,
+                request_headers=_decoded(scope["headers"]) if headers else None,
+                response_headers=_decoded(response_headers or ()) if headers else None,
             )
-            if event is None:
-                state.note_filtered()
-            else:
-                self.delivery.submit(event)
         except Exception as exc:
             self._log.log(
                 "capture", logging.ERROR, "Driftlock could not capture a request", exc=exc
