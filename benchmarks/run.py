@@ -145,11 +145,15 @@ def _chart(name: str, rows: list[dict[str, Any]]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # Headroom as a ratio in the good direction: above 1 means the target is met.
+    # Headroom as a ratio in the good direction: above 1 means the target is met. Capped, so
+    # that a zero (say, no false alarm at all) does not flatten every other bar.
     ratios = [
-        (row["value"] / row["bound"] if row["at_least"] else row["bound"] / max(row["value"], 1e-9))
-        if row["bound"]
-        else 1.0
+        min(
+            100.0,
+            row["value"] / row["bound"]
+            if row["at_least"]
+            else row["bound"] / max(row["value"], 0.01),
+        )
         for row in rows
     ]
     figure, axes = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.2))
