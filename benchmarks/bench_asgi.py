@@ -57,6 +57,21 @@ STATS_PATH = "/__driftlock_stats"
 # -- what the server processes run ------------------------------------------------------------
 
 
+def discarding_tracer_provider() -> Any:
+    """An OpenTelemetry TracerProvider of its own (never the global one, which FastAPI would
+    use too) whose spans are exported nowhere: the reference pays for tracing, not for I/O."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return provider
+
+
 def hello_app(variant: str, driftlock_url: str) -> Any:
     """The benchmarked app: one JSON route, plus the variant's instrumentation."""
     if variant == "sentry":
@@ -103,19 +118,8 @@ def hello_app(variant: str, driftlock_url: str) -> Any:
 
     elif variant == "otel":
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor,
-            SpanExporter,
-            SpanExportResult,
-        )
 
-        class Discard(SpanExporter):
-            def export(self, spans: Any) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
-
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(Discard()))
+        provider = discarding_tracer_provider()
         app.add_middleware(OpenTelemetryMiddleware, tracer_provider=provider)
     return app
 

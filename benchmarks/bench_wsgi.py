@@ -47,6 +47,7 @@ from benchmarks.bench_asgi import (
     ROOT,
     _fmt,
     _spread,
+    discarding_tracer_provider,
     measure,
     spawn,
 )
@@ -104,19 +105,8 @@ def flask_app(variant: str, driftlock_url: str) -> Any:
 
     elif variant == "flask-otel":
         from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor,
-            SpanExporter,
-            SpanExportResult,
-        )
 
-        class Discard(SpanExporter):
-            def export(self, spans: Any) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
-
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(Discard()))
+        provider = discarding_tracer_provider()
         app.wsgi_app = OpenTelemetryMiddleware(  # type: ignore[method-assign]
             app.wsgi_app, tracer_provider=provider
         )
