@@ -6,7 +6,8 @@ real HTTP: steady normal shopping, then an incident (the payment provider fails,
 slows down, a scanner probes for odd paths), then normal traffic again. Prints calibration
 progress as Driftlock learns the stream, then what it found.
 
-The traffic is seeded and the app's latencies are fixed, so every run finds the same things.
+The traffic is seeded, batches are cut alike and latencies are reported in 50 ms steps, so every
+run sends the same events and finds the same things.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +27,9 @@ from datetime import UTC, datetime
 os.environ.setdefault("DRIFTLOCK_BASE_URL", "local://demo")
 # Batches cut by size and by the demo's own flushes only, so every run cuts them alike.
 os.environ.setdefault("DRIFTLOCK_FLUSH_INTERVAL", "60")
+# Latencies in 50 ms steps: the database incident adds 150 ms, while the jitter of ordinary
+# requests (well under 50 ms) would otherwise make each run's events differ slightly.
+os.environ.setdefault("DRIFTLOCK_LATENCY_STEP_MS", "50")
 
 import httpx
 
@@ -147,18 +151,30 @@ def main() -> int:
     return report(spans, stats, time.monotonic() - began)
 
 
-def phase_of(spans: list[Span], timestamp: object) -> Phase | None:
+def phase_of(spans: list[Span], timestamp: object) -> int | None:
+    """The index of the phase during which the request of ``timestamp`` started."""
     try:
         when = datetime.fromisoformat(str(timestamp))
     except ValueError:
         return None
     # Phases run back to back; event timestamps have millisecond precision.
     started = [
-        s
-        for s in spans
+        index
+        for index, s in enumerate(spans)
         if s.started.replace(microsecond=s.started.microsecond // 1000 * 1000) <= when
     ]
-    return started[-1].phase if started else None
+    return started[-1] if started else None
+
+
+def collapse_repeats(rows: Iterable[tuple[str, ...]]) -> list[tuple[tuple[str, ...], int]]:
+    """Consecutive equal rows as (row, how many times in a row)."""
+    collapsed: list[tuple[tuple[str, ...], int]] = []
+    for row in rows:
+        if collapsed and collapsed[-1][0] == row:
+            collapsed[-1] = (row, collapsed[-1][1] + 1)
+        else:
+            collapsed.append((row, 1))
+    return collapsed
 
 
 def report(spans: list[Span], stats: dict[str, int], seconds: float) -> int:
@@ -170,24 +186,28 @@ def report(spans: list[Span], stats: dict[str, int], seconds: float) -> int:
         details = [
             driftlock.anomalies.get(a.id) for a in driftlock.anomalies.iter(stream_id=STREAM)
         ]
-    details.sort(key=lambda d: str((d.event or {}).get("timestamp")))
     found: Counter[str] = Counter()
-    print(f"\nAnomalies found: {len(details)}")
-    header = f"{'during':<36}{'route':<18}{'status':>6}  {'NCD':>5} {'p-value':>8} {'conf':>5}  why"
-    print(header)
-    print("-" * len(header))
+    rows: list[tuple[int, str, str, str]] = []
     for detail in details:
         event = detail.event or {}
         body = event.get("body") or {}
-        phase = phase_of(spans, event.get("timestamp"))
-        during = phase.name.removeprefix("incident: ") if phase else "?"
+        index = phase_of(spans, event.get("timestamp"))
+        during = "?" if index is None else spans[index].phase.name.removeprefix("incident: ")
         found[during] += 1
         route = str(body.get("route") or body.get("path"))
-        print(
-            f"{during[:35]:<36}{route[:17]:<18}{body.get('status_code', ''):>6}"
-            f"  {detail.ncd:>5.2f} {detail.p_value:>8.4f} {detail.confidence:>5.2f}"
-            f"  {detail.explanation}"
-        )
+        where = f"{during[:35]:<36}{route[:17]:<18}{body.get('status_code', ''):>6}"
+        scores = f"{detail.ncd:>5.2f} {detail.p_value:>8.4f} {detail.confidence:>5.2f}"
+        rows.append((len(spans) if index is None else index, where, scores, detail.explanation))
+    # By phase, then by content: request timing within a phase differs from run to run.
+    rows.sort()
+    print(f"\nAnomalies found: {len(details)} (n: how many alike)")
+    header = (
+        f"{'during':<36}{'route':<18}{'status':>6}  {'NCD':>5} {'p-value':>8} {'conf':>5}    n  why"
+    )
+    print(header)
+    print("-" * len(header))
+    for (where, scores, why), count in collapse_repeats(row[1:] for row in rows):
+        print(f"{where}  {scores}  {count:>3}  {why}")
     print("\nValue outliers (numeric fields far from their running mean):")
     outliers = list(fastapi_app.recent_value_outliers)
     for field, count in sorted(Counter(o["field_path"] for o in outliers).items()):

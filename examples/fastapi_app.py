@@ -10,9 +10,10 @@ or against any Driftlock server::
         uvicorn examples.fastapi_app:app --port 8000
 
 Settings (environment): ``DRIFTLOCK_BASE_URL`` (default ``local://``), ``DRIFTLOCK_API_KEY``,
-``DRIFTLOCK_STREAM_ID`` (default ``fastapi-example``), ``DRIFTLOCK_BATCH_SIZE`` and
-``DRIFTLOCK_FLUSH_INTERVAL``. ``GET /driftlock/stats`` shows the delivery counters and
-``GET /driftlock/anomalies`` what Driftlock reported so far.
+``DRIFTLOCK_STREAM_ID`` (default ``fastapi-example``), ``DRIFTLOCK_BATCH_SIZE``,
+``DRIFTLOCK_FLUSH_INTERVAL`` and ``DRIFTLOCK_LATENCY_STEP_MS`` (report latencies rounded down to
+this step, through an ``event_hook``; default 0, exact). ``GET /driftlock/stats`` shows the
+delivery counters and ``GET /driftlock/anomalies`` what Driftlock reported so far.
 """
 
 from __future__ import annotations
@@ -74,6 +75,22 @@ def remember_anomalies(result: Any) -> None:
         )
 
 
+LATENCY_STEP_MS = int(os.environ.get("DRIFTLOCK_LATENCY_STEP_MS", "0"))
+
+
+def step_latencies(event: dict[str, Any]) -> dict[str, Any]:
+    """event_hook: latencies rounded down to LATENCY_STEP_MS.
+
+    Sub-millisecond jitter differs on every run; in steps, the same traffic makes the same events
+    (what lets `examples/demo.py` show the same findings every time).
+    """
+    body = event["body"]
+    for key in ("duration_ms", "ttfb_ms"):
+        if body.get(key) is not None:
+            body[key] = int(body[key] // LATENCY_STEP_MS * LATENCY_STEP_MS)
+    return event
+
+
 app = FastAPI(title="Driftlock FastAPI example")
 app.add_middleware(
     DriftlockMiddleware,
@@ -83,6 +100,7 @@ app.add_middleware(
     batch_size=int(os.environ.get("DRIFTLOCK_BATCH_SIZE", "100")),
     flush_interval=float(os.environ.get("DRIFTLOCK_FLUSH_INTERVAL", "1.0")),
     on_anomaly=remember_anomalies,
+    event_hook=step_latencies if LATENCY_STEP_MS > 0 else None,
 )
 
 
