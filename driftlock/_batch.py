@@ -82,6 +82,10 @@ DROPPED = 0
 QUEUED = 1
 BATCH_READY = 2  # queued, and a full batch is waiting: wake the sender
 
+# Batches the async sender has on the wire at once: while Driftlock works on one, the next is
+# prepared and sent, so that neither side waits for the other.
+_MAX_IN_FLIGHT = 2
+
 AnomalyCallback = Callable[[Any], Any]
 """``on_anomaly(result)``: sync, or async (returning an awaitable)."""
 
@@ -656,24 +660,33 @@ class AsyncDelivery:
 
     async def _run(self, sink: AsyncSink) -> None:
         state = self.state
+        # Sends in progress, oldest first; each settles only after the one before it.
+        sending: deque[asyncio.Task[None]] = deque()
         try:
             while True:
-                batch = state.next_batch(time.monotonic(), flushing=self._flushing > 0)
-                if not isinstance(batch, Batch):
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(batch):
-                            await self._wake.wait()
-                    continue
+                while sending and sending[0].done():
+                    sending.popleft()
+                wait: float | None = None
+                if len(sending) < _MAX_IN_FLIGHT:
+                    batch = state.next_batch(time.monotonic(), flushing=self._flushing > 0)
+                    if isinstance(batch, Batch):
+                        after = sending[-1] if sending else None
+                        sending.append(asyncio.create_task(self._send(batch, sink, after)))
+                        continue
+                    wait = batch
+                self._wake.clear()
+                woken = asyncio.ensure_future(self._wake.wait())
+                waiting: set[asyncio.Future[Any]] = {woken, sending[0]} if sending else {woken}
                 try:
-                    await self._deliver(batch, sink)
-                except asyncio.CancelledError:
-                    state.requeue(batch)
-                    raise
-                except Exception as exc:  # a bug must not stop delivery for good
-                    state.give_up(batch, exc)
-                self._progress.set()
+                    await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
         except asyncio.CancelledError:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            # Whatever was being sent goes back to the queue, in order.
+            state.requeue_in_flight()
             if not self._closing:
                 # The loop is shutting down without a lifespan shutdown (e.g. --lifespan off):
                 # one bounded, retry-free attempt to deliver what is held, then clean up.
@@ -684,7 +697,26 @@ class AsyncDelivery:
                         await self._on_loop_end()
             raise
 
-    async def _deliver(self, batch: Batch, sink: AsyncSink, *, retry: bool = True) -> None:
+    async def _send(self, batch: Batch, sink: AsyncSink, after: asyncio.Task[None] | None) -> None:
+        """Deliver ``batch``; its first attempt is settled only once ``after`` (the send of the
+        batch before it) is done, so that batches settle in the order they were queued."""
+        try:
+            await self._deliver(batch, sink, after=after)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not stop delivery for good
+            self.state.give_up(batch, exc)
+        self._progress.set()
+        self._wake.set()  # room for the next batch
+
+    async def _deliver(
+        self,
+        batch: Batch,
+        sink: AsyncSink,
+        *,
+        retry: bool = True,
+        after: asyncio.Future[Any] | None = None,
+    ) -> None:
         state = self.state
         while True:
             result: Any = None
@@ -696,6 +728,9 @@ class AsyncDelivery:
                 raise
             except Exception as exc:
                 error = exc
+            if after is not None:
+                await asyncio.wait((after,))
+                after = None
             delay = state.after_attempt(batch, error, retry=retry)
             if delay is None:
                 callback = self._on_anomaly

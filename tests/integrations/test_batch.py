@@ -414,13 +414,113 @@ async def test_submit_never_waits_for_a_blocked_sender() -> None:
     delivery = driver(sink, batch_size=10, max_queue_size=50, flush_timeout=0.1)
     for e in events(200):
         delivery.submit(e)  # synchronous: returning at all proves no network wait
-    await wait_for(lambda: sink.calls == 1)  # the sender is stuck inside its first batch
+    await wait_for(lambda: sink.calls == 2)  # the sender is stuck sending its first two batches
     stats = delivery.stats()
     assert (stats.captured, stats.queued, stats.dropped) == (200, 50, 150)
     assert not await delivery.aclose()  # the flush times out...
     stats = delivery.stats()
     assert (stats.sent, stats.queued, stats.dropped) == (0, 0, 200)  # ...and says so
     assert balanced(stats)
+
+
+class GatedSink:
+    """A destination where each call waits for its own gate (released by the test, in any
+    order); calls listed in ``failing`` then raise a connection error."""
+
+    def __init__(self, failing: frozenset[int] = frozenset(), hang: frozenset[int] = frozenset()):
+        self.failing = failing
+        self.hang = hang  # calls that never return (until cancelled)
+        self.gates: dict[int, asyncio.Event] = {}
+        self.batches: list[list[Event]] = []
+        self.calls = 0
+
+    def gate(self, call: int) -> asyncio.Event:
+        return self.gates.setdefault(call, asyncio.Event())
+
+    async def __call__(self, batch: list[Event]) -> Any:
+        self.calls += 1
+        call = self.calls
+        if call in self.hang:
+            await asyncio.Event().wait()
+        elif not self.hang:  # with hanging calls, the others answer at once
+            await self.gate(call).wait()
+        if call in self.failing:
+            raise connection_error()
+        self.batches.append(list(batch))
+        return None
+
+
+def first_values(batches: list[list[Event]]) -> list[int]:
+    return [batch[0]["body"]["i"] for batch in batches]
+
+
+async def test_two_batches_are_sent_at_once_and_settle_in_order() -> None:
+    sink = GatedSink()
+    delivery = driver(sink, batch_size=10, flush_interval=3600)
+    for e in events(10):
+        delivery.submit(e)
+    await wait_for(lambda: sink.calls == 1)
+    flushed = asyncio.ensure_future(delivery.flush(timeout=10))
+    await asyncio.sleep(0)  # the flush starts: it covers the first batch only
+    for e in events(20, 10):
+        delivery.submit(e)
+    await wait_for(lambda: sink.calls == 2)  # the second batch goes while the first is out
+    await asyncio.sleep(0.05)
+    assert sink.calls == 2  # never more than two at once
+
+    sink.gate(2).set()  # Driftlock answers the second batch first...
+    await wait_for(lambda: len(sink.batches) == 1)
+    await asyncio.sleep(0.05)
+    stats = delivery.stats()
+    assert (stats.sent, stats.queued) == (0, 30)  # ...which waits for the first to settle
+    assert not flushed.done()  # so a flush of the first batch is still waiting
+
+    sink.gate(1).set()
+    assert await flushed
+    await wait_for(lambda: sink.calls == 3)
+    assert delivery.stats().sent == 20
+    sink.gate(3).set()
+    assert await delivery.aclose()
+    assert first_values(sink.batches) == [10, 0, 20]
+    stats = delivery.stats()
+    assert (stats.sent, stats.queued) == (30, 0)
+    assert balanced(stats)
+
+
+async def test_a_retried_batch_still_settles_before_the_next() -> None:
+    sink = GatedSink(failing=frozenset({1}))  # the first attempt of the first batch fails
+    delivery = driver(sink, batch_size=10, retry_backoff=0.01)
+    for e in events(20):
+        delivery.submit(e)
+    await wait_for(lambda: sink.calls == 2)
+    sink.gate(2).set()
+    await wait_for(lambda: len(sink.batches) == 1)
+    sink.gate(1).set()  # fails: retried as call 3
+    await wait_for(lambda: sink.calls == 3)
+    await asyncio.sleep(0.05)
+    assert delivery.stats().sent == 0  # the second batch waits for the first's retry
+    sink.gate(3).set()
+    assert await delivery.aclose()
+    assert first_values(sink.batches) == [10, 0]
+    stats = delivery.stats()
+    assert (stats.sent, stats.failed, stats.queued) == (20, 0, 0)
+
+
+def test_batches_on_the_wire_when_the_loop_ends_are_resent_in_order() -> None:
+    # No lifespan shutdown: the loop cancels the sender while Driftlock holds two batches.
+    sink = GatedSink(hang=frozenset({1, 2}))
+    delivery = driver(sink, batch_size=10, flush_interval=3600, flush_timeout=10)
+
+    async def traffic() -> None:
+        for e in events(35):
+            delivery.submit(e)
+        await wait_for(lambda: sink.calls == 2)
+
+    asyncio.run(traffic())  # ends with the sender's last delivery attempt
+    assert first_values(sink.batches) == [0, 10, 20, 30]
+    assert sum(len(b) for b in sink.batches) == 35
+    stats = delivery.stats()
+    assert (stats.sent, stats.queued, stats.dropped) == (35, 0, 0)
 
 
 async def test_flush_waits_for_retries() -> None:
