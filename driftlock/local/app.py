@@ -415,6 +415,8 @@ class DriftlockApp:
             stream_id=stream_id,
             config_override=override,
             idempotency_key=scoped_key,
+            # A retry resends the very same body: hashing its bytes is the cheap fingerprint.
+            request_fingerprint=hashlib.sha256(call.body).hexdigest() if scoped_key else None,
             request_id=call.request_id,
         )
         if scoped_key and result.get("request_id") != call.request_id:

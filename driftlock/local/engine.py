@@ -273,6 +273,7 @@ class Engine:
         stream_id: str | None = None,
         config_override: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
         request_id: str = "",
     ) -> dict[str, Any]:
         """Append ``events`` to the stream (created on first use) and report what they show.
@@ -280,12 +281,14 @@ class Engine:
         ``events`` must already be validated (1 to 1000 JSON objects). With
         ``idempotency_key``, a repeat of the same request returns the first answer without
         ingesting anything, and a different request under the same key is a conflict (409).
+        ``request_fingerprint`` tells requests apart (the HTTP layer passes a hash of the
+        body); by default it is a hash of the stream, the events and the override.
         """
         started = time.perf_counter()
         name = stream_id or DEFAULT_STREAM
         if idempotency_key is None:
             return self._detect(name, events, config_override, None, request_id, started)
-        fingerprint = hashlib.sha256(
+        fingerprint = request_fingerprint or hashlib.sha256(
             json.dumps([name, events, config_override], sort_keys=True, ensure_ascii=True).encode()
         ).hexdigest()
         with self._idempotency_locks.hold(idempotency_key):
