@@ -288,9 +288,14 @@ class Engine:
         name = stream_id or DEFAULT_STREAM
         if idempotency_key is None:
             return self._detect(name, events, config_override, None, request_id, started)
-        fingerprint = request_fingerprint or hashlib.sha256(
-            json.dumps([name, events, config_override], sort_keys=True, ensure_ascii=True).encode()
-        ).hexdigest()
+        fingerprint = (
+            request_fingerprint
+            or hashlib.sha256(
+                json.dumps(
+                    [name, events, config_override], sort_keys=True, ensure_ascii=True
+                ).encode()
+            ).hexdigest()
+        )
         with self._idempotency_locks.hold(idempotency_key):
             seen = self._storage.get_idempotent(idempotency_key)
             if seen is not None:
