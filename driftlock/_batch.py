@@ -94,7 +94,9 @@ AnomalyCallback = Callable[[Any], Any]
 class DeliveryOptions:
     """How captured events are delivered; validated at construction (errors name the option).
 
-    - ``batch_size``: events per detect request (1-1000); a full batch is sent at once.
+    - ``batch_size``: events per detect request (1-1000); a full batch is sent at once. When
+      more are waiting (Driftlock answers slower than the app fills batches), a batch takes up
+      to 1000, the API's limit: delivery keeps up with the traffic instead of dropping.
     - ``flush_interval``: a partial batch waits at most this long (seconds).
     - ``max_queue_size``: events held at most; beyond it new events are dropped and counted.
     - ``flush_timeout``: how long a flush at shutdown may take (seconds).
@@ -334,16 +336,16 @@ class DeliveryState:
     def take(self, *, partial: bool) -> Batch | None:
         """The next batch: a full one, or (``partial=True``) whatever is queued; else None.
 
+        A backlog goes in batches of up to :data:`MAX_BATCH_SIZE`, whatever ``batch_size``.
         Its items go through ``prepare`` (outside the lock: that is the sender's work).
         """
         with self._lock:
             queue = self._queue
-            size = self.options.batch_size
             available = len(queue)
-            if available == 0 or (available < size and not partial):
+            if available == 0 or (available < self.options.batch_size and not partial):
                 return None
             popleft = queue.popleft
-            batch = Batch([popleft() for _ in range(min(size, available))])
+            batch = Batch([popleft() for _ in range(min(available, MAX_BATCH_SIZE))])
             self._in_flight.append(batch)
         if self._prepare is not None:
             try:
