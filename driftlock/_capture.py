@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from driftlock._config import Secret
 from driftlock._events import MAX_EVENT_DEPTH
 from driftlock.exceptions import DriftlockConfigError
 
@@ -160,8 +161,9 @@ class LogLimiter:
         self._interval = interval
         self._next: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
-        # Short strings would mangle ordinary words; real keys are long.
-        self._secrets = tuple(s for s in secrets if len(s) >= 8)
+        # Short strings would mangle ordinary words; real keys are long. Kept as Secret, whose
+        # repr masks it: a log record rendered with the stack's locals shows this frame's.
+        self._secrets = tuple(Secret(s) for s in secrets if len(s) >= 8)
 
     def log(
         self, key: str, level: int, message: str, *args: object, exc: BaseException | None = None

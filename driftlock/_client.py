@@ -51,6 +51,7 @@ from driftlock.models import (
 )
 from driftlock.utils import Utils
 from driftlock_generated.client import AuthenticatedClient
+from driftlock_generated.types import Response
 
 __all__ = ["DriftlockClient", "DriftlockSyncClient"]
 
@@ -193,16 +194,25 @@ class DriftlockSyncClient(_Base[SyncHTTPClient]):
         while True:
             forget_response()
             start = time.perf_counter()
-            try:
-                result: Any = call.send(client=self._gen)
-            except Exception as exc:  # the core maps everything; nothing raw escapes
-                result = exc
-            step = self._core.outcome(call, result, retries, time.perf_counter() - start)
+            # The attempt's outcome goes to the core without a name in this frame: it may hold
+            # what a server reflected (the API key), and this frame is in the traceback of the
+            # error the core raises.
+            step = self._core.outcome(
+                call, self._attempt(call), retries, time.perf_counter() - start
+            )
             forget_response()  # read: holding it would keep its connection's objects alive
             if not isinstance(step, Retry):
                 return step
             _retry.sleep(step.delay)
             retries += 1
+
+    def _attempt(self, call: Call[Any]) -> Response[Any] | Exception:
+        """Send ``call`` once: the generated layer's answer, or what it raised (the core maps
+        everything; nothing raw escapes)."""
+        try:
+            return call.send(client=self._gen)
+        except Exception as exc:
+            return exc
 
     def detect(
         self,
@@ -210,6 +220,7 @@ class DriftlockSyncClient(_Base[SyncHTTPClient]):
         stream_id: str | None = None,
         events: Iterable[Any],
         config_override: ConfigOverride | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> DetectResult:
         """Send ``events`` to the stream ``stream_id`` (the default stream when None) and
         return the anomalies found among them.
@@ -219,10 +230,23 @@ class DriftlockSyncClient(_Base[SyncHTTPClient]):
         10 MB) are sent as several requests, one after the other, merged into one result whose
         indices refer to ``events``. Bad input raises ``DriftlockValidationError`` before any
         request. With ``enabled=False`` nothing is sent and the result is empty.
+
+        ``idempotency_key`` makes a resend of the same call safe, for code that resends it
+        itself (a Celery task retried after a worker crash, a job re-run): the server ingests
+        the events of a key once, and a later call with the same key and the same events
+        gets the first answer back (``result.replayed`` is then True) without ingesting them
+        again; the same key with other events (or another stream or ``config_override``)
+        raises ``ConflictError``. Derive it from what identifies the work (a task id, a file
+        name), never from the time. It must be printable ASCII without a space at either end,
+        at most 255 characters; when the events are sent as several requests, request N gets
+        ``f"{idempotency_key}:{N}"``, so the key must leave room for that suffix. The server
+        keeps keys for a limited time (24 hours in the embedded engine and ``driftlock
+        serve``). Without it, every call gets a fresh key (automatic retries always reuse
+        the key of their call).
         """
         if not self._config.enabled:
             return DetectResult.disabled(stream_id)
-        plan = self._core.detect(events, stream_id, config_override)
+        plan = self._core.detect(events, stream_id, config_override, idempotency_key)
         return self._core.merge(plan, [self._send(call) for call in plan.calls])
 
     def demo_detect(self, events: Iterable[Any]) -> DemoDetectResult:
@@ -345,16 +369,22 @@ class DriftlockClient(_Base[AsyncHTTPClient]):
         while True:
             forget_response()
             start = time.perf_counter()
-            try:
-                result: Any = await call.send_async(self._gen)
-            except Exception as exc:  # the core maps everything; nothing raw escapes
-                result = exc
-            step = self._core.outcome(call, result, retries, time.perf_counter() - start)
+            # As in the sync client: the attempt's outcome never gets a name in this frame.
+            step = self._core.outcome(
+                call, await self._attempt(call), retries, time.perf_counter() - start
+            )
             forget_response()  # read: holding it would keep its connection's objects alive
             if not isinstance(step, Retry):
                 return step
             await _retry.asleep(step.delay)
             retries += 1
+
+    async def _attempt(self, call: Call[Any]) -> Response[Any] | Exception:
+        """Send ``call`` once: the generated layer's answer, or what it raised."""
+        try:
+            return await call.send_async(self._gen)
+        except Exception as exc:
+            return exc
 
     async def _send_all(self, calls: list[Call[R]]) -> list[R]:
         """Send ``calls`` with at most ``max_concurrency`` in flight; the first failure
@@ -382,6 +412,7 @@ class DriftlockClient(_Base[AsyncHTTPClient]):
         stream_id: str | None = None,
         events: Iterable[Any],
         config_override: ConfigOverride | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> DetectResult:
         """Send ``events`` to the stream ``stream_id`` (the default stream when None) and
         return the anomalies found among them.
@@ -392,10 +423,23 @@ class DriftlockClient(_Base[AsyncHTTPClient]):
         server may ingest them out of order), merged into one result whose indices refer to
         ``events``. Bad input raises ``DriftlockValidationError`` before any request. With
         ``enabled=False`` nothing is sent and the result is empty.
+
+        ``idempotency_key`` makes a resend of the same call safe, for code that resends it
+        itself (a Celery task retried after a worker crash, a job re-run): the server ingests
+        the events of a key once, and a later call with the same key and the same events
+        gets the first answer back (``result.replayed`` is then True) without ingesting them
+        again; the same key with other events (or another stream or ``config_override``)
+        raises ``ConflictError``. Derive it from what identifies the work (a task id, a file
+        name), never from the time. It must be printable ASCII without a space at either end,
+        at most 255 characters; when the events are sent as several requests, request N gets
+        ``f"{idempotency_key}:{N}"``, so the key must leave room for that suffix. The server
+        keeps keys for a limited time (24 hours in the embedded engine and ``driftlock
+        serve``). Without it, every call gets a fresh key (automatic retries always reuse
+        the key of their call).
         """
         if not self._config.enabled:
             return DetectResult.disabled(stream_id)
-        plan = self._core.detect(events, stream_id, config_override)
+        plan = self._core.detect(events, stream_id, config_override, idempotency_key)
         return self._core.merge(plan, await self._send_all(plan.calls))
 
     def detect_sync(
@@ -404,12 +448,18 @@ class DriftlockClient(_Base[AsyncHTTPClient]):
         stream_id: str | None = None,
         events: Iterable[Any],
         config_override: ConfigOverride | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> DetectResult:
         """``detect`` for synchronous code: blocks the calling thread, never touches an event
         loop, so it is safe from any thread, also while a loop runs elsewhere. Large lists
-        are sent one request after the other."""
+        are sent one request after the other. ``idempotency_key`` as for ``detect``: a
+        Celery task retried after a crash passes the same key and its events are ingested
+        once."""
         return self._sync_twin().detect(
-            stream_id=stream_id, events=events, config_override=config_override
+            stream_id=stream_id,
+            events=events,
+            config_override=config_override,
+            idempotency_key=idempotency_key,
         )
 
     def _sync_twin(self) -> DriftlockSyncClient:

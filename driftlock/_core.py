@@ -31,6 +31,7 @@ from driftlock._http import last_response
 from driftlock._retry import (
     MAX_RETRY_AFTER,
     backoff_delay,
+    chunk_key_suffix,
     idempotency_keys,
     parse_retry_after,
     should_retry_status,
@@ -93,6 +94,8 @@ R = TypeVar("R")
 
 # How much of a non-JSON error body to keep on the exception (an HTML page can be large).
 _BODY_SNIPPET: Final = 2000
+# The API's limit on an Idempotency-Key (openapi.yaml, header Idempotency-Key).
+MAX_IDEMPOTENCY_KEY: Final = 255
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class Operation(Generic[R]):
     convert: Callable[[Any], R]
     # Not idempotent: retried only when the server cannot have acted on the request.
     idempotent: bool = True
+    # Adds what the success answer's headers say to the result (detect: a replayed answer).
+    read_headers: Callable[[R, Mapping[str, str]], R] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,6 +134,14 @@ class Retry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Failed:
+    """An attempt failed with ``error``; ``retryable`` says whether it is worth another."""
+
+    error: DriftlockError
+    retryable: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class DetectPlan:
     """The requests one ``detect`` becomes: one per chunk, each starting at ``offsets[i]`` in
     the caller's list."""
@@ -139,7 +152,22 @@ class DetectPlan:
 
 HEALTH = Operation("health", health.asyncio_detailed, wire.HealthResponse, Health.from_wire)
 READY = Operation("ready", ready.asyncio_detailed, wire.ReadinessResponse, Readiness.from_wire)
-DETECT = Operation("detect", detect.asyncio_detailed, wire.DetectResponse, DetectResult.from_wire)
+
+
+def _replayed(result: DetectResult, headers: Mapping[str, str]) -> DetectResult:
+    """``result`` marked ``replayed`` when the server answered from its idempotency record."""
+    if headers.get("idempotent-replayed", "").strip().lower() == "true":
+        return dataclasses.replace(result, replayed=True)
+    return result
+
+
+DETECT = Operation(
+    "detect",
+    detect.asyncio_detailed,
+    wire.DetectResponse,
+    DetectResult.from_wire,
+    read_headers=_replayed,
+)
 DEMO_DETECT = Operation(
     "demo_detect",
     demo_detect.asyncio_detailed,
@@ -255,10 +283,14 @@ class ClientCore:
         events: object,
         stream_id: str | None,
         config_override: Mapping[str, Any] | None,
+        idempotency_key: str | None = None,
     ) -> DetectPlan:
         """Validate and encode ``events`` (before any request) and plan one request per chunk
-        of at most 1000 events and 10 MB, each with its own Idempotency-Key (see
-        :func:`driftlock._retry.same_idempotency_key` for a resend of the same events)."""
+        of at most 1000 events and 10 MB, each with its own Idempotency-Key: derived from
+        ``idempotency_key`` when given (``key`` for one request, ``key:N`` for the N-th of
+        several), else fresh ones (see :func:`driftlock._retry.same_idempotency_key` for a
+        resend of the same events)."""
+        key = _idempotency_key(idempotency_key)
         stream = _optional_name(stream_id, "stream_id")
         override = _config_override(config_override)
         envelope: dict[str, Any] = {}
@@ -267,7 +299,9 @@ class ClientCore:
         if not isinstance(override, Unset):
             envelope["config_override"] = override.to_dict()
         chunks = prepare(events, envelope)
-        keys = idempotency_keys(len(chunks))
+        if key is not None and len(chunks) > 1:
+            _check_split_key_length(key, len(chunks))
+        keys = idempotency_keys(len(chunks), key)
         calls = [
             Call(
                 DETECT,
@@ -461,26 +495,18 @@ class ClientCore:
         ``retries`` counts the retries already made; ``elapsed`` is the attempt's duration.
         """
         response = last_response()
-        if isinstance(result, Exception):
-            error, retryable = self._failure(call, result, response)
-        else:
-            status = int(result.status_code)
-            if 200 <= status < 300:
-                try:
-                    if not isinstance(result.parsed, call.op.success):
-                        raise ResponseShapeError("body", call.op.success.__name__, result.parsed)
-                    value = call.op.convert(result.parsed)
-                except ResponseShapeError as exc:
-                    error, retryable = self._unreadable(call, status, str(exc), response), False
-                else:
-                    if logger.isEnabledFor(logging.DEBUG):
-                        _log_exchange(call, response, status, elapsed, self._redact)
-                    return value
-            else:
-                error, retryable = self._status_error(call, status, result.content, result.headers)
+        request = _request_of(response, result) if logger.isEnabledFor(logging.DEBUG) else None
+        verdict = self._judge(call, result, response)
+        # What the server sent back (or a transport error's text) may reflect the API key: it
+        # leaves this frame before anything is logged or raised, so that a log record or a
+        # traceback rendered with each frame's locals (Sentry, pytest -l) cannot show it.
+        del result
         if logger.isEnabledFor(logging.DEBUG):
-            failure = result if isinstance(result, Exception) else None
-            _log_exchange(call, response, error, elapsed, self._redact, failure)
+            failed = verdict.error if isinstance(verdict, _Failed) else None
+            _log_exchange(call, request, response, failed, elapsed, self._redact)
+        if not isinstance(verdict, _Failed):
+            return verdict
+        error, retryable = verdict.error, verdict.retryable
         if retryable and retries < self.config.max_retries:
             delay = self._delay(error, retries)
             if delay is not None:
@@ -495,10 +521,31 @@ class ClientCore:
                 return Retry(delay)
         raise error
 
+    def _judge(
+        self, call: Call[R], result: Response[Any] | Exception, response: httpx.Response | None
+    ) -> R | _Failed:
+        """The caller's result, or the error ``result`` maps to and whether to retry."""
+        if isinstance(result, Exception):
+            return _Failed(*self._failure(call, result, response))
+        status = int(result.status_code)
+        if not 200 <= status < 300:
+            return _Failed(*self._status_error(call, status, result.content, result.headers))
+        try:
+            if not isinstance(result.parsed, call.op.success):
+                raise ResponseShapeError("body", call.op.success.__name__, result.parsed)
+            value = call.op.convert(result.parsed)
+            if call.op.read_headers is not None:
+                value = call.op.read_headers(value, result.headers)
+        except ResponseShapeError as exc:
+            return _Failed(self._unreadable(call, status, str(exc), response), False)
+        return value
+
     def merge(self, plan: DetectPlan, results: list[DetectResult]) -> DetectResult:
         """One result for a detect sent in several requests: anomalies and outliers joined
         with indices into the caller's list, counts summed, and the stream state (status,
-        calibration, drift) of the request answered last, the one that saw most events."""
+        calibration, drift) of the request answered last, the one that saw most events;
+        ``replayed`` only when every request was answered from the server's idempotency
+        record."""
         if len(results) == 1:
             return results[0]
         anomalies = []
@@ -521,6 +568,7 @@ class ClientCore:
             value_outliers=outliers,
             batch_ids=[r.batch_id for r in results],
             batch_id=results[-1].batch_id,
+            replayed=all(r.replayed for r in results),
         )
 
     def _delay(self, error: DriftlockError, retries: int) -> float | None:
@@ -673,34 +721,35 @@ def _host(exc: httpx.TransportError) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
 
 
+def _request_of(response: httpx.Response | None, result: object) -> httpx.Request | None:
+    """The request an attempt sent (None when it failed before there was one)."""
+    if response is not None:
+        return response.request
+    if isinstance(result, httpx.RequestError):
+        try:
+            return result.request
+        except RuntimeError:  # raised before a request existed
+            return None
+    return None
+
+
 def _log_exchange(
     call: Call[Any],
+    request: httpx.Request | None,
     response: httpx.Response | None,
-    outcome: int | DriftlockError,
+    error: DriftlockError | None,
     elapsed: float,
     redact: Callable[[str], str],
-    failure: Exception | None = None,
 ) -> None:
     """DEBUG: method, URL, status (or what failed), time taken and request id (the last two
     passed through ``redact``: the request id is whatever the server sent)."""
-    request: httpx.Request | None = None
-    if response is not None:
-        request = response.request
-    elif isinstance(failure, httpx.RequestError):
-        try:
-            request = failure.request
-        except RuntimeError:  # raised before a request existed
-            request = None
-    method, url = (request.method, str(request.url)) if request else ("-", call.op.name)
-    shown = response.status_code if response is not None else type(outcome).__name__
+    method, url = (request.method, redact(str(request.url))) if request else ("-", call.op.name)
+    shown = response.status_code if response is not None else type(error).__name__
     request_id = response.headers.get("x-request-id") if response is not None else None
+    if request_id is not None:
+        request_id = redact(request_id)
     logger.debug(
-        "%s %s -> %s in %.1f ms (request id %s)",
-        method,
-        redact(url),
-        shown,
-        elapsed * 1000,
-        None if request_id is None else redact(request_id),
+        "%s %s -> %s in %.1f ms (request id %s)", method, url, shown, elapsed * 1000, request_id
     )
 
 
@@ -729,6 +778,49 @@ def _name(value: object, field: str) -> str:
 
 def _optional_name(value: object, field: str) -> str | None:
     return None if value is None else _name(value, field)
+
+
+def _idempotency_key(value: object) -> str | None:
+    """The caller's ``idempotency_key``, checked: a non-empty string of printable ASCII, no
+    space at either end (a proxy may strip it), at most :data:`MAX_IDEMPOTENCY_KEY` long."""
+    if value is None:
+        return None
+    field = "idempotency_key"
+    if not isinstance(value, str):
+        raise DriftlockValidationError(
+            f"must be a string, got {type(value).__name__}", field_path=field
+        )
+    if not value:
+        raise DriftlockValidationError("must be a non-empty string", field_path=field)
+    bad = next((c for c in value if not " " <= c <= "~"), None)
+    if bad is not None:
+        raise DriftlockValidationError(
+            f"must be printable ASCII (it goes in an HTTP header), got {bad!r} at position "
+            f"{value.index(bad)}",
+            field_path=field,
+        )
+    if value != value.strip(" "):
+        raise DriftlockValidationError("must not start or end with a space", field_path=field)
+    if len(value) > MAX_IDEMPOTENCY_KEY:
+        raise DriftlockValidationError(
+            f"must be at most {MAX_IDEMPOTENCY_KEY} characters, got {len(value)}",
+            field_path=field,
+        )
+    return value
+
+
+def _check_split_key_length(key: str, count: int) -> None:
+    """Raise unless every key derived from ``key`` for a detect sent as ``count`` requests
+    fits the API's limit (the longest suffix is the last request's)."""
+    suffix = chunk_key_suffix(count - 1)
+    limit = MAX_IDEMPOTENCY_KEY - len(suffix)
+    if len(key) > limit:
+        raise DriftlockValidationError(
+            f"must be at most {limit} characters when the events are sent as {count} "
+            f"requests, got {len(key)} (request N sends the key plus ':N', up to "
+            f"{len(suffix)} more characters, and the API takes at most {MAX_IDEMPOTENCY_KEY})",
+            field_path="idempotency_key",
+        )
 
 
 def _optional_flag(value: object, field: str) -> bool | Unset:

@@ -1,26 +1,31 @@
 """The httpx clients the generated layer sends through.
 
-Each Driftlock client owns one of these, carrying its headers, timeout and base URL (the
-generated layer drops those when a client is injected). They keep no cookies, and add three
-things to httpx:
+Each Driftlock client owns one of these, carrying its headers, API key, timeout and base URL
+(the generated layer drops those when a client is injected). They keep no cookies, and add
+four things to httpx:
 
+- the API key is added to each request as it is built (where a client header would go), not
+  kept among the client's headers, and each request's headers are :class:`MaskedHeaders`:
+  httpx masks only ``Authorization`` in a repr, and these requests reach code the SDK does not
+  own (a user's event hooks and transports, tracebacks printed with locals);
 - a detect body whose events arrive as :class:`EncodedEvents` is sent from the bytes encoded
   during validation instead of being encoded a second time;
 - every response is remembered in a context variable, so that when the generated layer fails
   to parse one (an HTML error page, a truncated body), the core can still see its status,
   headers and body;
 - a client can forward to another client's pool (``with_options``, a user's own httpx client)
-  through :class:`ForwardTransport`.
+  through :class:`ForwardTransport`, which never follows redirects (httpx would carry the key
+  along to wherever one points).
 """
 
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
-from driftlock._config import ClientConfig
+from driftlock._config import ClientConfig, Secret, mask_secret
 from driftlock._events import EncodedEvents
 from driftlock.exceptions import DriftlockConfigError
 
@@ -28,6 +33,7 @@ __all__ = [
     "AsyncForwardTransport",
     "AsyncHTTPClient",
     "ForwardTransport",
+    "MaskedHeaders",
     "SyncHTTPClient",
     "build_async_client",
     "build_sync_client",
@@ -67,6 +73,48 @@ def _encoded_body(json: Any) -> bytes | None:
     return None
 
 
+_MASKED: Final = frozenset({"x-api-key", "authorization", "proxy-authorization"})
+
+
+class MaskedHeaders(httpx.Headers):
+    """``httpx.Headers`` whose repr (and str) masks ``X-Api-Key``, ``Authorization`` and
+    ``Proxy-Authorization`` to their last four characters. Everything else is httpx's: the
+    values themselves, as sent, are still there for whoever asks for them by name."""
+
+    def __repr__(self) -> str:
+        items = [
+            (name, mask_secret(value) if name in _MASKED else value)
+            for name, value in self.multi_items()
+        ]
+        as_dict = dict(items)
+        shown: object = as_dict if len(as_dict) == len(items) else items
+        encoding = "" if self.encoding == "ascii" else f", encoding={self.encoding!r}"
+        return f"{type(self).__name__}({shown!r}{encoding})"
+
+    def copy(self) -> MaskedHeaders:
+        """A copy, masked as well."""
+        return MaskedHeaders(self, encoding=self.encoding)
+
+
+def _prepare(api_key: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``build_request`` with the events' own encoding as the body and the
+    key ahead of the request's headers: merged over the client's, it lands where a client
+    header would (after them, before the request's own)."""
+    body = _encoded_body(kwargs.get("json"))
+    if body is not None:
+        kwargs["json"] = None
+        kwargs["content"] = body
+    headers = httpx.Headers({"X-Api-Key": api_key})
+    headers.update(kwargs.get("headers"))
+    kwargs["headers"] = headers
+    return kwargs
+
+
+def _masked(request: httpx.Request) -> httpx.Request:
+    request.headers = MaskedHeaders(request.headers)
+    return request
+
+
 class _NoCookies(httpx.Cookies):
     """A cookie store that keeps nothing."""
 
@@ -93,32 +141,38 @@ class _Stateless:
 
 
 class SyncHTTPClient(_Stateless, httpx.Client):
-    """``httpx.Client`` that sends pre-encoded events as they are, and keeps no cookies."""
+    """``httpx.Client`` that adds ``api_key`` to each request, sends pre-encoded events as they
+    are, and keeps no cookies."""
+
+    def __init__(self, *, api_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._api_key = Secret(api_key)
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        """Build a request; a body with :class:`EncodedEvents` reuses their encoding."""
-        body = _encoded_body(kwargs.get("json"))
-        if body is not None:
-            kwargs["json"] = None
-            kwargs["content"] = body
-        return super().build_request(method, url, **kwargs)
+        """Build a request carrying the key; a body with :class:`EncodedEvents` reuses their
+        encoding."""
+        return _masked(super().build_request(method, url, **_prepare(self._api_key, kwargs)))
 
 
 class AsyncHTTPClient(_Stateless, httpx.AsyncClient):
-    """``httpx.AsyncClient`` that sends pre-encoded events as they are, and keeps no cookies."""
+    """``httpx.AsyncClient`` that adds ``api_key`` to each request, sends pre-encoded events as
+    they are, and keeps no cookies."""
+
+    def __init__(self, *, api_key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._api_key = Secret(api_key)
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        """Build a request; a body with :class:`EncodedEvents` reuses their encoding."""
-        body = _encoded_body(kwargs.get("json"))
-        if body is not None:
-            kwargs["json"] = None
-            kwargs["content"] = body
-        return super().build_request(method, url, **kwargs)
+        """Build a request carrying the key; a body with :class:`EncodedEvents` reuses their
+        encoding."""
+        return _masked(super().build_request(method, url, **_prepare(self._api_key, kwargs)))
 
 
 class ForwardTransport(httpx.BaseTransport):
     """Sends every request through another client, so both share its connection pool (and,
-    for a user's client, its proxies, TLS settings and hooks). Closing it leaves that client
+    for a user's client, its proxies, TLS settings and hooks), without following redirects
+    even when that client does: httpx would resend the key to wherever a redirect points (it
+    drops only ``Authorization`` on the way to another host). Closing it leaves that client
     open: it belongs to someone else."""
 
     def __init__(self, client: httpx.Client) -> None:
@@ -126,7 +180,7 @@ class ForwardTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` as built (headers, timeout) through the other client."""
-        return self.client.send(request, stream=True)
+        return self.client.send(request, stream=True, follow_redirects=False)
 
 
 class AsyncForwardTransport(httpx.AsyncBaseTransport):
@@ -137,13 +191,15 @@ class AsyncForwardTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` as built (headers, timeout) through the other client."""
-        return await self.client.send(request, stream=True)
+        return await self.client.send(request, stream=True, follow_redirects=False)
 
 
 def _common(config: ClientConfig) -> dict[str, Any]:
+    headers = config.headers()
     return {
+        "api_key": headers.pop("X-Api-Key"),  # added to each request, not a client header
         "base_url": config.http_base_url,
-        "headers": config.headers(),
+        "headers": headers,
         "timeout": config.timeout,
         "follow_redirects": False,
     }

@@ -36,6 +36,7 @@ __all__ = [
     "RETRY_STATUSES",
     "asleep",
     "backoff_delay",
+    "chunk_key_suffix",
     "idempotency_keys",
     "parse_retry_after",
     "same_idempotency_key",
@@ -121,10 +122,18 @@ def same_idempotency_key(key: str) -> Iterator[None]:
         _resent_key.reset(token)
 
 
-def idempotency_keys(count: int) -> list[str]:
-    """The Idempotency-Keys of one logical detect sent as ``count`` requests: fresh ones,
-    or those :func:`same_idempotency_key` set."""
-    key = _resent_key.get()
+def idempotency_keys(count: int, key: str | None = None) -> list[str]:
+    """The Idempotency-Keys of one logical detect sent as ``count`` requests: derived from
+    ``key`` (the caller's ``idempotency_key``) when given, else from the one
+    :func:`same_idempotency_key` set, else fresh ones. A derived key is ``key`` itself for a
+    single request and ``key:N`` for the N-th of several (see :func:`chunk_key_suffix`)."""
+    if key is None:
+        key = _resent_key.get()
     if key is None:
         return [str(uuid.uuid4()) for _ in range(count)]
-    return [key] if count == 1 else [f"{key}:{i}" for i in range(count)]
+    return [key] if count == 1 else [f"{key}{chunk_key_suffix(i)}" for i in range(count)]
+
+
+def chunk_key_suffix(index: int) -> str:
+    """What is appended to a caller's key for request ``index`` of a detect sent as several."""
+    return f":{index}"

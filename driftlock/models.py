@@ -400,7 +400,12 @@ class DetectResult(_Model):
     """The outcome of ``detect``. ``anomalies`` is always a list (empty when nothing was
     found). When the events were sent as several requests, counts are summed, lists joined
     (indices refer to the caller's list), the stream state (``status``, ``calibration``,
-    ``drift``, ...) is the latest one reported, and ``batch_ids`` has one id per request."""
+    ``drift``, ...) is the latest one reported, and ``batch_ids`` has one id per request.
+
+    ``replayed`` is True when the server did not ingest the events but answered with the
+    result it gave the first time it saw this ``idempotency_key`` (every request's, when the
+    events were sent as several); that result's ``request_id`` is the first request's, and
+    it compares equal to the first result."""
 
     success: bool
     batch_id: str
@@ -419,6 +424,8 @@ class DetectResult(_Model):
     request_id: str | None = None
     fallback_from_algo: str | None = None
     batch_ids: list[str] = dataclasses.field(default_factory=list)
+    # How the answer came, not what it says: a replayed result equals the first one.
+    replayed: bool = dataclasses.field(default=False, compare=False)
 
     @classmethod
     def from_wire(cls, r: wire.DetectResponse | wire.DemoDetectResponse) -> DetectResult:

@@ -90,6 +90,10 @@ def sync_usage() -> None:
             assert_type(error.code, str | None)
             return
         report(result)
+        resent = client.detect(
+            stream_id="payments", events=[{"amount": 12.5}], idempotency_key="import-42"
+        )
+        assert_type(resent.replayed, bool)
         assert_type(client.health(), Health)
         assert_type(client.demo_detect([{"a": 1}]), DemoDetectResult)
         page = client.anomalies.list(stream_id="payments", from_=datetime.datetime.now(), limit=10)
@@ -117,6 +121,9 @@ async def async_usage() -> None:
         result = await client.detect(stream_id="items", events=[{"type": "create_item"}])
         report(result)
         assert_type(client.detect_sync(events=[{"a": 1}]), DetectResult)
+        assert_type(client.detect_sync(events=[{"a": 1}], idempotency_key="task-7"), DetectResult)
+        retried = await client.detect(events=[{"a": 1}], idempotency_key="task-7")
+        assert_type(retried.replayed, bool)
         async for record in client.anomalies.iter(stream_id="items"):
             assert_type(record, AnomalyRecord)
         assert_type(await client.anomalies.export_one("a"), ExportJob)

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 import anyio.to_thread
 
+from driftlock._config import Secret, mask_secret
 from driftlock.local.engine import (
     DEMO_LIMIT_PER_MINUTE,
     DEMO_MAX_EVENTS,
@@ -43,6 +44,7 @@ __all__ = [
     "ApiError",
     "DriftlockApp",
     "RateLimiter",
+    "RequestHeaders",
     "Response",
     "create_app",
 ]
@@ -160,6 +162,21 @@ class RateLimiter:
             return True, int((self.period - (due - now)) / self._interval + 1e-9), 0.0
 
 
+class RequestHeaders(dict[str, str]):
+    """A request's headers (lower-case names) whose repr masks the API key: the engine logs an
+    unexpected failure with its traceback, and a traceback rendered with each frame's locals
+    (an error tracker's) would otherwise show the caller's key."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = {
+            name: mask_secret(value) if name == "x-api-key" else value
+            for name, value in self.items()
+        }
+        return repr(shown)
+
+
 @dataclass(slots=True)
 class _Call:
     """One request as the handlers see it."""
@@ -257,7 +274,8 @@ class DriftlockApp:
         Never raises: unexpected failures become a logged 500 envelope.
         """
         request_id = f"req_{uuid.uuid4().hex}"
-        headers = headers or {}
+        if not isinstance(headers, RequestHeaders):
+            headers = RequestHeaders(headers or {})
         try:
             route, params = self._route(method.upper(), path)
             call = _Call(
@@ -321,7 +339,7 @@ class DriftlockApp:
             key.encode("utf-8", "surrogateescape"), self._api_key
         ):
             raise ApiError(401, "unauthorized", "the API key is not valid")
-        return key
+        return Secret(key)
 
     # ASGI
 
@@ -337,10 +355,10 @@ class DriftlockApp:
                     return
         if scope["type"] != "http":
             return
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
+        headers = RequestHeaders(
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in scope["headers"]
-        }
+        )
         body, too_large = await _read_body(receive, headers.get("content-length"))
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])

@@ -19,7 +19,7 @@ from functools import partial
 import anyio.to_thread
 import httpx
 
-from driftlock.local.app import DriftlockApp, Response
+from driftlock.local.app import DriftlockApp, RequestHeaders, Response
 from driftlock.local.engine import Engine
 
 __all__ = ["AsyncLocalTransport", "LocalTransport", "get_app", "get_engine"]
@@ -44,7 +44,7 @@ def get_engine(name: str = "") -> Engine:
 
 def _dispatch(app: DriftlockApp, request: httpx.Request, body: bytes) -> httpx.Response:
     url = request.url
-    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers = RequestHeaders((name.lower(), value) for name, value in request.headers.items())
     answer: Response = app.handle(
         request.method,
         url.raw_path.split(b"?", 1)[0].decode("ascii"),
