@@ -94,9 +94,11 @@ AnomalyCallback = Callable[[Any], Any]
 class DeliveryOptions:
     """How captured events are delivered; validated at construction (errors name the option).
 
-    - ``batch_size``: events per detect request (1-1000); a full batch is sent at once. When
-      more are waiting (Driftlock answers slower than the app fills batches), a batch takes up
-      to 1000, the API's limit: delivery keeps up with the traffic instead of dropping.
+    - ``batch_size``: events per detect request (1-1000); a full batch is sent at once.
+    - ``max_batch_size``: how far a batch may grow while more events wait (Driftlock answering
+      slower than the app fills batches): up to this many per request (``batch_size`` to
+      1000; default ``batch_size``, no growth). Growing lets delivery keep up with the traffic
+      instead of dropping, at the cost of the app's CPU for every event delivered.
     - ``flush_interval``: a partial batch waits at most this long (seconds).
     - ``max_queue_size``: events held at most; beyond it new events are dropped and counted.
     - ``flush_timeout``: how long a flush at shutdown may take (seconds).
@@ -106,6 +108,7 @@ class DeliveryOptions:
     """
 
     batch_size: int = 100
+    max_batch_size: int | None = None
     flush_interval: float = 1.0
     max_queue_size: int = 10_000
     flush_timeout: float = 5.0
@@ -115,6 +118,8 @@ class DeliveryOptions:
 
     def __post_init__(self) -> None:
         check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        if self.max_batch_size is not None:
+            check_int("max_batch_size", self.max_batch_size, self.batch_size, MAX_BATCH_SIZE)
         check_int("max_queue_size", self.max_queue_size, 1)
         check_int("max_retries", self.max_retries, 0)
         for name in ("flush_interval", "flush_timeout", "retry_backoff", "max_retry_backoff"):
@@ -336,16 +341,18 @@ class DeliveryState:
     def take(self, *, partial: bool) -> Batch | None:
         """The next batch: a full one, or (``partial=True``) whatever is queued; else None.
 
-        A backlog goes in batches of up to :data:`MAX_BATCH_SIZE`, whatever ``batch_size``.
-        Its items go through ``prepare`` (outside the lock: that is the sender's work).
+        A backlog goes in batches of up to ``max_batch_size``. Its items go through
+        ``prepare`` (outside the lock: that is the sender's work).
         """
         with self._lock:
             queue = self._queue
             available = len(queue)
-            if available == 0 or (available < self.options.batch_size and not partial):
+            size = self.options.batch_size
+            if available == 0 or (available < size and not partial):
                 return None
             popleft = queue.popleft
-            batch = Batch([popleft() for _ in range(min(available, MAX_BATCH_SIZE))])
+            limit = self.options.max_batch_size or size
+            batch = Batch([popleft() for _ in range(min(available, limit))])
             self._in_flight.append(batch)
         if self._prepare is not None:
             try:

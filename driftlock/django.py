@@ -110,8 +110,8 @@ class DriftlockMiddleware:
     Settings (``settings.DRIFTLOCK``, every key optional): ``API_KEY``, ``STREAM_ID``,
     ``EXCLUDE_PATHS``, ``ASYNC_MODE``, and the other options of
     :class:`~driftlock.wsgi.DriftlockWSGIMiddleware` in upper case (``BASE_URL``,
-    ``SAMPLE_RATE``, ``BATCH_SIZE``, ``FLUSH_INTERVAL``, ``MAX_QUEUE_SIZE``, ``FLUSH_TIMEOUT``,
-    ``CAPTURE_BODY``, ``MAX_BODY_BYTES``, ``REDACT_FIELDS``, ``CAPTURE_HEADERS``,
+    ``SAMPLE_RATE``, ``BATCH_SIZE``, ``MAX_BATCH_SIZE``, ``FLUSH_INTERVAL``, ``MAX_QUEUE_SIZE``,
+    ``FLUSH_TIMEOUT``, ``CAPTURE_BODY``, ``MAX_BODY_BYTES``, ``REDACT_FIELDS``, ``CAPTURE_HEADERS``,
     ``CAPTURE_CLIENT``, ``MAX_RETRIES``, ``ENABLED``; ``EVENT_HOOK``, ``ON_ANOMALY`` and
     ``CLIENT`` as objects or dotted paths), plus ``CAPTURE_USER``. Unset, the client's settings
     come from the environment (``DRIFTLOCK_API_KEY``, ``DRIFTLOCK_BASE_URL``, ...).

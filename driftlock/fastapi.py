@@ -74,8 +74,9 @@ class DriftlockMiddleware:
     - ``stream_id``, ``exclude_paths``, ``sample_rate``, ``capture_body``, ``max_body_bytes``,
       ``redact_fields``, ``capture_headers``, ``capture_client``, ``event_hook``: what is
       captured; see :class:`driftlock._capture.CaptureOptions`.
-    - ``batch_size``, ``flush_interval``, ``max_queue_size``, ``flush_timeout``,
-      ``max_retries``: how events are delivered; see :class:`driftlock._batch.DeliveryOptions`.
+    - ``batch_size``, ``max_batch_size``, ``flush_interval``, ``max_queue_size``,
+      ``flush_timeout``, ``max_retries``: how events are delivered; see
+      :class:`driftlock._batch.DeliveryOptions`.
     - ``on_anomaly(result)``: sync or async, called with each delivered batch's
       :class:`~driftlock.models.DetectResult` that has anomalies.
     - ``enabled=False``: capture nothing (the app's handlers still get a client).
@@ -102,6 +103,7 @@ class DriftlockMiddleware:
         client: DriftlockClient | None = None,
         sample_rate: float = 1.0,
         batch_size: int = 100,
+        max_batch_size: int | None = None,
         flush_interval: float = 1.0,
         max_queue_size: int = 10_000,
         flush_timeout: float = 5.0,
@@ -140,6 +142,7 @@ class DriftlockMiddleware:
         state = DeliveryState(
             DeliveryOptions(
                 batch_size=batch_size,
+                max_batch_size=max_batch_size,
                 flush_interval=flush_interval,
                 max_queue_size=max_queue_size,
                 flush_timeout=flush_timeout,

@@ -91,6 +91,7 @@ class RequestMonitor:
         client: DriftlockSyncClient | None = None,
         sample_rate: float = 1.0,
         batch_size: int = 100,
+        max_batch_size: int | None = None,
         flush_interval: float = 1.0,
         max_queue_size: int = 10_000,
         flush_timeout: float = 5.0,
@@ -137,6 +138,7 @@ class RequestMonitor:
         state = DeliveryState(
             DeliveryOptions(
                 batch_size=batch_size,
+                max_batch_size=max_batch_size,
                 flush_interval=flush_interval,
                 max_queue_size=max_queue_size,
                 flush_timeout=flush_timeout,

@@ -18,7 +18,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from driftlock._batch import (
     BATCH_READY,
     DROPPED,
-    MAX_BATCH_SIZE,
     QUEUED,
     AsyncDelivery,
     Batch,
@@ -55,6 +54,9 @@ def balanced(stats: DeliveryStats) -> bool:
         ("batch_size", 1001),
         ("batch_size", 2.5),
         ("batch_size", True),
+        ("max_batch_size", 1001),
+        ("max_batch_size", 99),  # below batch_size (100)
+        ("max_batch_size", 2.5),
         ("max_queue_size", 0),
         ("max_retries", -1),
         ("flush_interval", 0),
@@ -84,35 +86,38 @@ def test_queue_bound_batches_and_counters() -> None:
     assert state.full
     first = state.take(partial=False)
     assert first is not None
-    assert [e["body"]["i"] for e in first.events] == [0, 1, 2, 3, 4]  # a backlog goes at once
-    assert state.take(partial=True) is None
-    assert state.stats().queued == 5  # in flight still counts as queued
-    assert state.offer({"late": 1}) == DROPPED  # ...and against the bound
-    state.delivered(first)
-    state.delivered(first)  # settling twice counts once
-    assert [state.offer(e) for e in events(2, 10)] == [QUEUED, QUEUED]
-    assert state.take(partial=False) is None  # two queued: not a full batch
+    assert [e["body"]["i"] for e in first.events] == [0, 1, 2]
+    assert state.take(partial=False) is None  # two left: not a full batch
     second = state.take(partial=True)
     assert second is not None
     assert len(second.events) == 2
+    assert state.stats().queued == 5  # in flight still counts as queued
+    state.delivered(first)
+    state.delivered(first)  # settling twice counts once
     state.give_up(second, RuntimeError("x"))
     assert state.stats() == DeliveryStats(
-        captured=10, sent=5, dropped=3, failed=2, queued=0, filtered=0
+        captured=7, sent=3, dropped=2, failed=2, queued=0, filtered=0
     )
     assert state.take(partial=True) is None
 
 
-def test_a_backlog_goes_in_batches_of_up_to_the_api_limit() -> None:
-    # Driftlock answering slower than the app fills batches must not cap delivery at
-    # batch_size per answer: the backlog grows the batches, up to the API's 1000 events.
-    state = DeliveryState(DeliveryOptions(batch_size=100, max_queue_size=5000))
+@pytest.mark.parametrize(
+    ("max_batch_size", "sizes"), [(None, [100] * 25), (1000, [1000, 1000, 500])]
+)
+def test_a_backlog_grows_the_batches_only_up_to_max_batch_size(
+    max_batch_size: int | None, sizes: list[int]
+) -> None:
+    # Driftlock answering slower than the app fills batches: with max_batch_size, the backlog
+    # goes in bigger requests instead of waiting (and, once the queue is full, being dropped).
+    options = DeliveryOptions(batch_size=100, max_batch_size=max_batch_size, max_queue_size=5000)
+    state = DeliveryState(options)
     for e in events(2500):
         state.offer(e)
-    sizes = []
+    taken = []
     while (batch := state.take(partial=False)) is not None:
-        sizes.append(len(batch.events))
+        taken.append(len(batch.events))
         state.delivered(batch)
-    assert sizes == [1000, 1000, 500]
+    assert taken == sizes
     assert state.stats().sent == 2500
 
 
@@ -206,18 +211,16 @@ def test_json_safe() -> None:
 
 def test_requeue_keeps_order_and_discard_counts_drops() -> None:
     state = DeliveryState(DeliveryOptions(batch_size=2))
-    for e in events(2):
+    for e in events(5):
         state.offer(e)
     a = state.take(partial=False)
-    for e in events(3, 2):
-        state.offer(e)
     b = state.take(partial=False)
     assert a is not None
     assert b is not None
     state.requeue_in_flight()
     again = state.take(partial=False)
     assert again is not None
-    assert [e["body"]["i"] for e in again.events] == [0, 1, 2, 3, 4]
+    assert [e["body"]["i"] for e in again.events] == [0, 1]
     assert state.discard() == 5
     stats = state.stats()
     assert (stats.dropped, stats.queued) == (5, 0)
@@ -248,11 +251,9 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     @rule(partial=st.booleans())
     def take(self, partial: bool) -> None:
-        waiting = self.state.pending - sum(len(b.events) for b in self.batches if not b.settled)
         batch = self.state.take(partial=partial)
         if batch is not None:
-            assert len(batch.events) == min(waiting, MAX_BATCH_SIZE)  # the whole backlog
-            assert partial or len(batch.events) >= self.state.options.batch_size
+            assert 1 <= len(batch.events) <= self.state.options.batch_size
             self.batches.append(batch)
 
     @precondition(lambda self: self.batches)
@@ -436,7 +437,7 @@ async def test_submit_never_waits_for_a_blocked_sender() -> None:
     delivery = driver(sink, batch_size=10, max_queue_size=50, flush_timeout=0.1)
     for e in events(200):
         delivery.submit(e)  # synchronous: returning at all proves no network wait
-    await wait_for(lambda: sink.calls == 1)  # the sender is stuck sending the whole queue
+    await wait_for(lambda: sink.calls == 2)  # the sender is stuck sending its first two batches
     stats = delivery.stats()
     assert (stats.captured, stats.queued, stats.dropped) == (200, 50, 150)
     assert not await delivery.aclose()  # the flush times out...
@@ -484,11 +485,9 @@ async def test_two_batches_are_sent_at_once_and_settle_in_order() -> None:
     await wait_for(lambda: sink.calls == 1)
     flushed = asyncio.ensure_future(delivery.flush(timeout=10))
     await asyncio.sleep(0)  # the flush starts: it covers the first batch only
-    for e in events(10, 10):
+    for e in events(20, 10):
         delivery.submit(e)
     await wait_for(lambda: sink.calls == 2)  # the second batch goes while the first is out
-    for e in events(10, 20):
-        delivery.submit(e)
     await asyncio.sleep(0.05)
     assert sink.calls == 2  # never more than two at once
 
@@ -514,10 +513,7 @@ async def test_two_batches_are_sent_at_once_and_settle_in_order() -> None:
 async def test_a_retried_batch_still_settles_before_the_next() -> None:
     sink = GatedSink(failing=frozenset({1}))  # the first attempt of the first batch fails
     delivery = driver(sink, batch_size=10, retry_backoff=0.01)
-    for e in events(10):
-        delivery.submit(e)
-    await wait_for(lambda: sink.calls == 1)
-    for e in events(10, 10):
+    for e in events(20):
         delivery.submit(e)
     await wait_for(lambda: sink.calls == 2)
     sink.gate(2).set()
@@ -539,17 +535,13 @@ def test_batches_on_the_wire_when_the_loop_ends_are_resent_in_order() -> None:
     delivery = driver(sink, batch_size=10, flush_interval=3600, flush_timeout=10)
 
     async def traffic() -> None:
-        for e in events(10):
-            delivery.submit(e)
-        await wait_for(lambda: sink.calls == 1)
-        for e in events(10, 10):
+        for e in events(35):
             delivery.submit(e)
         await wait_for(lambda: sink.calls == 2)
-        for e in events(15, 20):
-            delivery.submit(e)
 
     asyncio.run(traffic())  # ends with the sender's last delivery attempt
-    assert [e["body"]["i"] for batch in sink.batches for e in batch] == list(range(35))
+    assert first_values(sink.batches) == [0, 10, 20, 30]
+    assert sum(len(b) for b in sink.batches) == 35
     stats = delivery.stats()
     assert (stats.sent, stats.queued, stats.dropped) == (35, 0, 0)
 

@@ -338,6 +338,7 @@ def test_invalid_options_raise_at_construction(served_engine: ServedEngine) -> N
     cases: list[tuple[str, Any]] = [
         ("sample_rate", 2),
         ("batch_size", 0),
+        ("max_batch_size", 5000),
         ("max_queue_size", -5),
         ("flush_interval", 0),
         ("exclude_paths", "/docs"),

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -84,17 +83,14 @@ def test_nothing_starts_before_the_first_event() -> None:
 def test_a_full_batch_goes_at_once_and_a_partial_one_on_the_interval() -> None:
     sink = Sink()
     delivery = driver(sink, batch_size=5, flush_interval=3600)
-    for e in events(5):
+    for e in events(12):
         delivery.submit(e)
-    wait_for_sync(lambda: sink.delivered == 5, "a full batch")
-    for e in events(4, 5):
-        delivery.submit(e)
-    time.sleep(0.05)
-    assert [len(b) for b in sink.batches] == [5]
-    assert delivery.stats().queued == 4  # a partial batch waits for the interval...
+    wait_for_sync(lambda: sink.delivered == 10, "two full batches")
+    assert [len(b) for b in sink.batches] == [5, 5]
+    assert delivery.stats().queued == 2  # a partial batch waits for the interval...
     assert delivery.flush(timeout=30)  # ...or a flush
-    assert [len(b) for b in sink.batches] == [5, 4]
-    assert sink.threads == ["driftlock-delivery"] * 2
+    assert [len(b) for b in sink.batches] == [5, 5, 2]
+    assert sink.threads == ["driftlock-delivery"] * 3
     delivery.close()
 
     quick = Sink()
@@ -193,7 +189,7 @@ def test_close_drops_what_it_cannot_deliver_in_time_and_a_later_submit_restarts(
     stats = delivery.stats()
     assert (stats.captured, stats.dropped, stats.queued, stats.sent) == (5, 5, 0, 0)
     gate.set()  # the old thread's send completes: it was counted already, and nothing changes
-    wait_for_sync(lambda: len(sink.batches) == 1, "the stalled send")
+    wait_for_sync(lambda: sink.delivered == 2, "the stalled send")
     assert delivery.stats() == stats
     delivery.submit({"after": "close"})
     assert delivery.flush(timeout=30)

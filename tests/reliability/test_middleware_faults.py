@@ -349,7 +349,7 @@ async def test_driftlock_flapping(
         await outage(host, caplog, monkeypatch, front.held.is_set)
         front.gate.set()
         await recovered(host, served_engine, stream, sampler)
-    assert front.count >= 3  # the batches met failures first (two answers in three fail)
+    assert front.count >= 3 * (BOUND // 10) - 1  # every batch met failures first
 
 
 @hosts
@@ -359,8 +359,8 @@ async def test_driftlock_answering_429(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The engine's own rate limiter: 429 with Retry-After once a second's request is spent.
-    limited = create_app(served_engine.engine, api_key=served_engine.api_key, rate_limit="1/second")
+    # The engine's own rate limiter: 429 with Retry-After once two requests a second are spent.
+    limited = create_app(served_engine.engine, api_key=served_engine.api_key, rate_limit="2/second")
     front = FlakyDriftlock(limited)
     front.gate.clear()
     stream = f"rate-limited-{kind}"
