@@ -6,7 +6,7 @@ real HTTP: steady normal shopping, then an incident (the payment provider fails,
 slows down, a scanner probes for odd paths), then normal traffic again. Prints calibration
 progress as Driftlock learns the stream, then what it found.
 
-The traffic is seeded, batches are cut alike and latencies are reported in 50 ms steps, so every
+The traffic is seeded, batches are cut alike and latencies are reported in 100 ms steps, so every
 run sends the same events and finds the same things.
 """
 
@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 os.environ.setdefault("DRIFTLOCK_BASE_URL", "local://demo")
 # Batches cut by size and by the demo's own flushes only, so every run cuts them alike.
 os.environ.setdefault("DRIFTLOCK_FLUSH_INTERVAL", "60")
-# Latencies in 50 ms steps: the database incident adds 150 ms, while the jitter of ordinary
-# requests (well under 50 ms) would otherwise make each run's events differ slightly.
-os.environ.setdefault("DRIFTLOCK_LATENCY_STEP_MS", "50")
+# Latencies in 100 ms steps: the database incident adds 250 ms, while the jitter of ordinary
+# requests (a few ms, tens on a busy machine) would otherwise make each run's events differ.
+os.environ.setdefault("DRIFTLOCK_LATENCY_STEP_MS", "100")
 
 import httpx
 
@@ -90,7 +90,7 @@ PHASES = (
     Phase("normal traffic", 700, shopper),
     Phase("incident: payment provider down", 30, checkout, payments_down=True),
     Phase("normal traffic", 150, shopper),
-    Phase("incident: database slow", 20, checkout, database_delay_s=0.15),
+    Phase("incident: database slow", 20, checkout, database_delay_s=0.25),
     Phase("normal traffic", 150, shopper),
     Phase("incident: scanner probing odd paths", 30, scanner),
     Phase("normal traffic", 150, shopper),
