@@ -231,18 +231,8 @@ class DriftlockSyncClient(_Base[SyncHTTPClient]):
         indices refer to ``events``. Bad input raises ``DriftlockValidationError`` before any
         request. With ``enabled=False`` nothing is sent and the result is empty.
 
-        ``idempotency_key`` makes a resend of the same call safe, for code that resends it
-        itself (a Celery task retried after a worker crash, a job re-run): the server ingests
-        the events of a key once, and a later call with the same key and the same events
-        gets the first answer back (``result.replayed`` is then True) without ingesting them
-        again; the same key with other events (or another stream or ``config_override``)
-        raises ``ConflictError``. Derive it from what identifies the work (a task id, a file
-        name), never from the time. It must be printable ASCII without a space at either end,
-        at most 255 characters; when the events are sent as several requests, request N gets
-        ``f"{idempotency_key}:{N}"``, so the key must leave room for that suffix. The server
-        keeps keys for a limited time (24 hours in the embedded engine and ``driftlock
-        serve``). Without it, every call gets a fresh key (automatic retries always reuse
-        the key of their call).
+        ``idempotency_key`` makes a resend of the same call safe (a Celery task retried after
+        a worker crash): see :meth:`DriftlockClient.detect`.
         """
         if not self._config.enabled:
             return DetectResult.disabled(stream_id)
