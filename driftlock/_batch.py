@@ -683,13 +683,11 @@ class AsyncDelivery:
                         sending.append(asyncio.create_task(self._send(batch, sink, after)))
                         continue
                     wait = batch
+                # A full batch, a flush, or a send that ends (freeing room) wakes us.
                 self._wake.clear()
-                woken = asyncio.ensure_future(self._wake.wait())
-                waiting: set[asyncio.Future[Any]] = {woken, sending[0]} if sending else {woken}
-                try:
-                    await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    woken.cancel()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
         except asyncio.CancelledError:
             for task in sending:
                 task.cancel()
@@ -716,7 +714,7 @@ class AsyncDelivery:
         except Exception as exc:  # a bug must not stop delivery for good
             self.state.give_up(batch, exc)
         self._progress.set()
-        self._wake.set()  # room for the next batch
+        self._wake.set()
 
     async def _deliver(
         self,
