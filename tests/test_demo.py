@@ -35,7 +35,7 @@ def test_the_demo_finds_every_incident_and_nothing_else() -> None:
     assert "Delivery: 1230 captured, 1230 sent, 0 dropped, 0 failed, 0 queued" in out
     for incident, count in (
         ("payment provider down", 30),
-        ("database slow", 17),
+        ("database slow", 20),
         ("scanner probing odd paths", 30),
     ):
         assert re.search(rf"{incident}\s+found \({count} anomalies\)", out), out

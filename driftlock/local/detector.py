@@ -107,7 +107,8 @@ SNAPSHOT_VERSION: Final = 1
 
 _RESERVOIR_CAP = 2000  # ordinary event scores kept as the per-event null
 _FOLDS = 5  # held-out folds scored to bootstrap the per-event null at readiness
-_NULL_PER_HOP = 4  # shuffled splits added to the window null at each hop
+_NULL_PER_HOP = 3  # shuffled splits added to the window null at each hop
+_DICTIONARY_MAX_LAG = 10  # events a reused baseline dictionary may trail the exact baseline
 _NULL_BOOTSTRAP = 100  # shuffled splits drawn at once when the window null is (re)started
 _TAIL_MIN = 8  # fewest points an exponential tail is fitted to
 _OUTLIER_Z = 3.0
@@ -1117,8 +1118,20 @@ class StreamDetector:
         return (index // hop + 1) * hop
 
     def _baseline_dictionary(self, batch: _Batch, block_end: int) -> DictionaryCompressor:
-        """The prepared baseline of the window that closes at ``block_end``."""
+        """The prepared baseline for the block that closes at ``block_end``.
+
+        Preparing a dictionary costs as much as scoring some sixty events with it, so one
+        serves consecutive hops as long as its baseline trails the exact one by at most
+        ``_DICTIONARY_MAX_LAG`` events: it is the baseline of the first window of each run of
+        hops (runs aligned to the stream's start, so that the choice depends on the position
+        alone, not on how events were batched). It never holds the events it scores.
+        """
         settings = batch.settings
+        hop = settings.effective_hop
+        run = 1 + _DICTIONARY_MAX_LAG // hop
+        first_end = block_end - (block_end // hop) % run * hop
+        if first_end >= settings.detection_min_events:
+            block_end = first_end
         stop = block_end - settings.window_size
         start = stop - settings.baseline_size
         key = (start, stop, batch.compressor.name)
