@@ -36,7 +36,9 @@ __all__ = [
     "EncodedEvents",
     "Event",
     "encode_chunks",
+    "encode_event",
     "encode_json",
+    "fits_one_request",
     "json_safe",
     "normalize_event",
     "normalize_events",
@@ -64,18 +66,20 @@ def encode_json(value: Any) -> bytes:
     return _encode(value).encode("utf-8")
 
 
-class EncodedEvents(list[Event]):
-    """JSON-safe events together with their encoding as one JSON array (``json``) and the
-    request's other fields (``envelope``), already encoded as the body's end (``tail``).
+class EncodedEvents(list[Any]):
+    """Events together with their encoding as one JSON array (``json``) and the request's
+    other fields (``envelope``), already encoded as the body's end (``tail``).
 
     A plain list to everything else; the SDK's HTTP client sends :meth:`body` instead of
-    encoding the list again.
+    encoding the list again. Only the encoding is sent: the items are the JSON-safe events,
+    or, in a middleware's batch, what its queue held for them (see
+    :meth:`driftlock._capture.Capture.prepare`).
     """
 
     __slots__ = ("envelope", "json", "tail")
 
     def __init__(
-        self, events: Iterable[Event], encoded: bytes, envelope: Mapping[str, Any], tail: bytes
+        self, events: Iterable[Any], encoded: bytes, envelope: Mapping[str, Any], tail: bytes
     ) -> None:
         super().__init__(events)
         self.json = encoded
@@ -105,8 +109,36 @@ def prepare(
     events: object, envelope: Mapping[str, Any], max_events: int = MAX_EVENTS_PER_REQUEST
 ) -> list[Chunk]:
     """Validate, convert and encode ``events`` into request-sized chunks (see
-    :func:`encode_chunks`); every problem raises :class:`DriftlockValidationError`."""
+    :func:`encode_chunks`); every problem raises :class:`DriftlockValidationError`.
+
+    Events already encoded (:class:`EncodedEvents`, as the middlewares' senders pass them) go
+    as they are when they fit in one request.
+    """
+    if (
+        type(events) is EncodedEvents
+        and len(events) <= max_events
+        and fits_one_request(events.json, envelope)
+    ):
+        return [Chunk(0, events)]
     return encode_chunks(normalize_events(events), envelope=envelope, max_events=max_events)
+
+
+def fits_one_request(encoded: bytes, envelope: Mapping[str, Any]) -> bool:
+    """Whether an encoded events array and the ``envelope`` fields make a body the API takes."""
+    return len(b'{"events":') + len(encoded) + len(_tail(envelope)) <= MAX_BODY_BYTES
+
+
+def encode_event(event: object, index: int) -> str:
+    """One event as compact JSON text, converted first unless it is a plain dict (see
+    :func:`normalize_event`); a problem raises :class:`DriftlockValidationError` naming
+    ``index``."""
+    value = event if _all_plain([event]) else normalize_event(event, index)
+    try:
+        return _encode(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise DriftlockValidationError(
+            f"cannot be encoded as JSON: {exc}", event_index=index
+        ) from None
 
 
 def normalize_events(events: object) -> list[Event]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import re
@@ -21,12 +22,24 @@ from driftlock._capture import (
     query_keys,
     redact,
 )
+from driftlock._events import EncodedEvents, encode_json
+from driftlock._events import prepare as prepare_chunks
 from driftlock.exceptions import DriftlockConfigError
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def build(capture: Capture, **overrides: Any) -> dict[str, Any]:
+    extras = {
+        key: overrides.pop(key)
+        for key in ("body", "content_type", "request_headers", "response_headers")
+        if key in overrides
+    }
+    record = record_of(capture, **overrides)
+    return capture.build_event(record, **extras) if extras else capture.event(record)
+
+
+def record_of(capture: Capture, **overrides: Any) -> tuple[Any, ...]:
     values: dict[str, Any] = {
         "wall_start": 1_767_225_600.25,
         "method": "GET",
@@ -42,15 +55,9 @@ def build(capture: Capture, **overrides: Any) -> dict[str, Any]:
         "client": None,
         "context": None,
         "exception": None,
+        **overrides,
     }
-    extras = {
-        key: overrides.pop(key)
-        for key in ("body", "content_type", "request_headers", "response_headers")
-        if key in overrides
-    }
-    values.update(overrides)
-    record = capture.record(**values)
-    return capture.build_event(record, **extras) if extras else capture.event(record)
+    return capture.record(**values)
 
 
 # -- options -------------------------------------------------------------------------------
@@ -398,3 +405,120 @@ def test_log_limiter_suppresses_counts_and_scrubs(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING, logger="driftlock"):
         limiter.log("k", logging.WARNING, "again")
     assert caplog.records[-1].getMessage() == "again (4 similar messages suppressed)"
+
+
+# -- the sender's encoding of a batch ----------------------------------------------------------
+
+
+ODD_TEXT = 'é "quoted" \\ back\tslash \x00\x1f \u2028 😀 </script>'
+
+
+@pytest.mark.parametrize("capture_client", [False, True])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "method": st.sampled_from(["GET", "POST", "Ünïcode"]),
+                "route": st.none() | st.text(max_size=12),
+                "path": st.text(max_size=20),
+                "status_code": st.integers(0, 599),
+                "duration": st.floats(0, 100),
+                "ttfb": st.none() | st.floats(0, 100),
+                "request_bytes": st.integers(0, 10**12),
+                "response_bytes": st.integers(0, 10**12),
+                "user_agent": st.none() | st.text(max_size=12),
+                "query_string": st.sampled_from([b"", "", "a=1&b=2", b"x%22y=1&%C3%A9=2"]),
+                "client": st.none() | st.just("10.0.0.1"),
+                "exception": st.none() | st.just("KeyError"),
+                "wall_start": st.floats(0, 4_000_000_000),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_a_batch_is_encoded_as_its_events_would_be(
+    capture_client: bool, fields: list[dict[str, Any]]
+) -> None:
+    capture = Capture(CaptureOptions(capture_client=capture_client))
+    records = [record_of(capture, **f) for f in fields]
+    batch = capture.prepare(list(records))
+    events = [capture.event(r) for r in records]
+    if isinstance(batch, EncodedEvents):
+        assert batch.json == encode_json(events)
+        assert list(batch) == records  # what goes back to the queue if the sender dies
+    else:  # only text JSON cannot carry (lone surrogates) makes the sender fall back
+        assert batch == events
+        with pytest.raises(UnicodeEncodeError):
+            encode_json(events)
+
+
+def test_odd_characters_and_every_optional_field_encode_exactly() -> None:
+    capture = Capture(CaptureOptions(capture_client=True))
+    record = record_of(
+        capture,
+        route=None,
+        path=ODD_TEXT,
+        ttfb=None,
+        user_agent=ODD_TEXT,
+        query_string=b"%22=1&b=2&%22=3",
+        client="::1",
+        exception="ValueError",
+    )
+    batch = capture.prepare([record])
+    assert isinstance(batch, EncodedEvents)
+    assert json.loads(batch.json) == [capture.event(record)]
+    assert batch.json == encode_json([capture.event(record)])
+
+
+def test_context_and_queued_events_are_encoded_with_the_records() -> None:
+    capture = Capture(CaptureOptions())
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    with_context = record_of(capture, context={"tenant": "acme", "at": when, "tags": ("a", "b")})
+    queued_event = {"type": "http_request", "body": {"n": 1, "ids": {3, 1, 2}}}
+    plain = record_of(capture)
+    batch = capture.prepare([with_context, queued_event, plain])
+    assert isinstance(batch, EncodedEvents)
+    assert json.loads(batch.json) == [
+        {
+            **capture.event(with_context),
+            "body": {
+                **capture.event(plain)["body"],
+                "tenant": "acme",
+                "at": "2026-01-02T03:04:05+00:00",
+                "tags": ["a", "b"],
+            },
+        },
+        {"type": "http_request", "body": {"n": 1, "ids": [1, 2, 3]}},
+        capture.event(plain),
+    ]
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), object()])
+def test_a_value_json_cannot_carry_leaves_the_batch_to_the_client(odd: object) -> None:
+    # The client then refuses it naming the event, and the sender sends the batch sanitised.
+    capture = Capture(CaptureOptions())
+    records = [record_of(capture), record_of(capture, context={"score": odd})]
+    batch = capture.prepare(list(records))
+    assert not isinstance(batch, EncodedEvents)
+    assert batch == [capture.event(r) for r in records]
+
+
+def test_a_batch_too_large_for_one_request_leaves_the_split_to_the_client() -> None:
+    capture = Capture(CaptureOptions())
+    big = record_of(capture, context={"blob": "x" * 4_000_000})
+    batch = capture.prepare([big, big, big])
+    assert not isinstance(batch, EncodedEvents)
+    assert [len(chunk.events) for chunk in prepare_chunks(batch, {})] == [2, 1]
+
+
+def test_an_encoded_batch_is_sent_as_encoded() -> None:
+    capture = Capture(CaptureOptions(stream_id="shop"))
+    batch = capture.prepare([record_of(capture), record_of(capture, status_code=503)])
+    chunks = prepare_chunks(batch, {"stream_id": "shop"})
+    assert [chunk.events for chunk in chunks] == [batch]
+    body = chunks[0].events.body({"stream_id": "shop"})
+    assert json.loads(body) == {
+        "events": [capture.event(r) for r in batch],
+        "stream_id": "shop",
+    }
