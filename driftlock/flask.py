@@ -8,21 +8,11 @@ to its request's event with ``g.driftlock_context = {...}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 try:
-    from flask import (
-        Flask,
-        Request,
-        current_app,
-        g,
-        got_request_exception,
-        has_app_context,
-        request,
-    )
-    from werkzeug.exceptions import HTTPException
-    from werkzeug.routing import Rule
+    from flask import Flask, current_app, g, got_request_exception, has_app_context, request
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without flask
     raise ImportError(
         "driftlock.flask needs Flask; install it with: pip install 'driftlock[flask]'"
@@ -34,6 +24,8 @@ from driftlock.wsgi import (
     OPTION_NAMES,
     ROUTE_KEY,
     DriftlockWSGIMiddleware,
+    ExcInfo,
+    _Exchange,
     check_option_names,
 )
 
@@ -46,6 +38,8 @@ CONFIG_PREFIX = "DRIFTLOCK_"
 
 # Where the request's ``g`` waits for the end of the request, once its context is gone.
 _G_KEY = "driftlock.flask.g"
+# Where werkzeug's request object puts itself, until Flask pops the request's context.
+_REQUEST_KEY = "werkzeug.request"
 
 
 class Driftlock:
@@ -63,8 +57,7 @@ class Driftlock:
     ``init_app`` is idempotent. The app's middleware is ``app.extensions["driftlock"]``
     (``stats()``, ``flush()``, ``close()``); :func:`get_client` gives views its client. The
     event's route is the URL rule Flask matched (``/items/<int:item_id>``), and a view adds
-    fields with ``g.driftlock_context = {...}``: ``init_app`` derives the app's
-    ``request_class`` to learn both (set your own class before calling it). An unknown
+    fields with ``g.driftlock_context = {...}``. An unknown
     ``DRIFTLOCK_`` key or an invalid value raises
     :class:`~driftlock._capture.InvalidOptionError` naming it.
 
@@ -96,14 +89,28 @@ class Driftlock:
         middleware = _FlaskMiddleware(app.wsgi_app, **{**self.options, **from_config})
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions[EXTENSION_KEY] = middleware
-        app.request_class = _routed(app.request_class)
         got_request_exception.connect(_note_exception, app, weak=False)
 
 
+class _FlaskExchange(_Exchange):
+    """A request in flight in a Flask app."""
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        """Flask starts the response in the request's context: note what the event needs
+        from it now, it is gone by the time the server closes the response."""
+        _note_request(self.environ)
+        return _Exchange.start_response(self, status, headers, exc_info)
+
+
 class _FlaskMiddleware(DriftlockWSGIMiddleware):
-    """The WSGI middleware, reading ``g.driftlock_context`` from the request's ``g``, which
-    the request left in the environ. Flask's request hooks (``teardown_request``) would cost
-    every request about three times as much as what is done here instead."""
+    """The WSGI middleware, reading the URL rule and ``g.driftlock_context`` from what the
+    request left in the environ. Flask's request hooks (``teardown_request``) or a property
+    on the request class (Flask reads ``url_rule`` several times per request) would cost
+    every request more than noting them when the response starts."""
+
+    _exchange_class = _FlaskExchange
 
     @staticmethod
     def describe(environ: Mapping[str, Any]) -> tuple[str | None, Any, str | None]:
@@ -111,49 +118,27 @@ class _FlaskMiddleware(DriftlockWSGIMiddleware):
         request_g = environ.get(_G_KEY)
         return (
             environ.get(ROUTE_KEY),
-            None if request_g is None else getattr(request_g, "driftlock_context", None),
+            # Not getattr(g, ...): an unset attribute of g raises twice inside Flask, at a cost.
+            None if request_g is None else request_g.__dict__.get("driftlock_context"),
             environ.get(EXCEPTION_KEY),
         )
 
 
-def _routed(base: type[Request]) -> type[Request]:
-    """``base`` (the app's request class), telling the middleware, once Flask has routed the
-    request, the URL rule it matched and where the request's ``g`` is."""
-
-    class RoutedRequest(base):  # type: ignore[valid-type, misc]
-        """The app's request class; routing also notes the rule and ``g`` in the environ."""
-
-        @property
-        def url_rule(self) -> Rule | None:
-            """The URL rule Flask matched."""
-            return self.__dict__.get("_driftlock_url_rule")
-
-        @url_rule.setter
-        def url_rule(self, rule: Rule | None) -> None:
-            self.__dict__["_driftlock_url_rule"] = rule
-            environ = self.environ
-            if rule is not None:
-                environ[ROUTE_KEY] = rule.rule
-            if has_app_context():  # always, when Flask routes a request
-                environ[_G_KEY] = g._get_current_object()
-
-        @property
-        def routing_exception(self) -> HTTPException | None:
-            """What routing raised (a 404, a 405), when no rule matched."""
-            return self.__dict__.get("_driftlock_routing_exception")
-
-        @routing_exception.setter
-        def routing_exception(self, error: HTTPException | None) -> None:
-            self.__dict__["_driftlock_routing_exception"] = error
-            if has_app_context():
-                self.environ[_G_KEY] = g._get_current_object()
-
-    return RoutedRequest
+def _note_request(environ: dict[str, Any]) -> None:
+    """Note, while the request's context is there, its URL rule and its ``g``."""
+    routed = environ.get(_REQUEST_KEY)
+    if routed is not None and routed.url_rule is not None:
+        environ[ROUTE_KEY] = routed.url_rule.rule
+    if has_app_context():
+        environ[_G_KEY] = g._get_current_object()
 
 
 def _note_exception(sender: Flask, exception: Exception, **extra: Any) -> None:
-    """``got_request_exception`` receiver: the name of an exception Flask answers with a 500."""
-    request.environ[EXCEPTION_KEY] = type(exception).__name__
+    """``got_request_exception`` receiver: the name of an exception Flask answers with a 500
+    (or lets through, never starting a response: so the rule and ``g`` are noted here too)."""
+    environ = request.environ
+    environ[EXCEPTION_KEY] = type(exception).__name__
+    _note_request(environ)
 
 
 def get_client(app: Flask | None = None) -> DriftlockSyncClient:

@@ -301,7 +301,15 @@ class DriftlockWSGIMiddleware:
         check_option_names(options, lambda name: f"{name}=", OPTION_NAMES)
         self.app = app
         self.monitor = RequestMonitor(**options)
-        self._wants = self.monitor.capture.wants if self.monitor.enabled else None
+        capture = self.monitor.capture
+        # None when every request is captured (the usual case): no call per request then.
+        self._wants: Callable[[str], bool] | None = capture.wants
+        if not self.monitor.enabled:
+            self._wants = _none_wanted
+        elif not capture.options.exclude_paths and capture.options.sample_rate >= 1.0:
+            self._wants = None
+
+    _exchange_class: type[_Exchange]  # what follows each request: set below _Exchange
 
     def __repr__(self) -> str:
         return (
@@ -342,15 +350,19 @@ class DriftlockWSGIMiddleware:
         if not path.isascii():
             path = _decoded_path(path)
         wants = self._wants
-        if wants is None or not wants(path):
+        if wants is not None and not wants(path):
             return self.app(environ, start_response)
-        exchange = _Exchange(self, environ, start_response, path)
+        exchange = self._exchange_class(self, environ, start_response, path)
         try:
             exchange.iterable = self.app(environ, exchange.start_response)
         except Exception as error:
             exchange.finish(error)
             raise
         return exchange
+
+
+def _none_wanted(path: str) -> bool:
+    return False
 
 
 def _decoded_path(path: str) -> str:
@@ -486,14 +498,19 @@ class _Exchange:
         owner = self.owner
         monitor = owner.monitor
         try:
-            state = monitor.delivery.state
-            if state.full:  # an outage: don't build what would be dropped anyway
-                state.reject()
+            eager = monitor.eager
+            # An outage: don't build an event that would be dropped anyway (a record costs
+            # less than this check: the queue drops it the same way).
+            if eager and monitor.delivery.state.full:
+                monitor.delivery.state.reject()
                 return
             capture = monitor.capture
             environ = self.environ
             route, context, exception = owner.describe(environ)
-            status = _status_code(self.status)
+            try:
+                status = int(self.status[:3])
+            except ValueError:  # no status: the app never started its response (or the
+                status = 0  # server refuses a malformed one)
             if error is not None:
                 exception = type(error).__name__
                 status = status or 500
@@ -518,7 +535,7 @@ class _Exchange:
                 context,
                 exception,
             )
-            if not monitor.eager:
+            if not eager:
                 monitor.delivery.submit(record)  # built later, by the sender, if it is sent
                 return
             headers = monitor.keeps_headers
@@ -533,13 +550,7 @@ class _Exchange:
             monitor.log_failure(exc)
 
 
-def _status_code(status: str) -> int:
-    """The code of a status line such as ``"200 OK"``; 0 when there is none (the app never
-    started its response) or it is malformed (the server refuses it)."""
-    try:
-        return int(status[:3])
-    except ValueError:
-        return 0
+DriftlockWSGIMiddleware._exchange_class = _Exchange
 
 
 def _environ_headers(environ: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

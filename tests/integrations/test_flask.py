@@ -39,6 +39,7 @@ def shop(**config: Any) -> Flask:
 
     @app.get("/boom")
     def boom() -> None:
+        g.driftlock_context = {"tenant": "acme"}
         raise BOOM
 
     @app.get("/stream")
@@ -128,10 +129,11 @@ def test_view_exceptions_are_recorded_handled_or_propagated(served_engine: Serve
         app.test_client().get("/boom")
     assert raised.value is BOOM
     middleware_of(app).close()
-    assert [(e["body"]["status_code"], e["body"]["exception"]) for e in events] == [
-        (500, "Boom"),
-        (500, "Boom"),
-    ]
+    # A propagated exception never starts a response: the rule and g are noted all the same.
+    assert [
+        (e["body"]["status_code"], e["body"]["exception"], e["body"]["route"], e["body"]["tenant"])
+        for e in events
+    ] == [(500, "Boom", "/boom", "acme"), (500, "Boom", "/boom", "acme")]
 
 
 def test_config_keys_set_every_option_and_win_over_arguments(served_engine: ServedEngine) -> None:
