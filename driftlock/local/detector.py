@@ -5,8 +5,9 @@ its recent events; once it holds ``baseline_size + window_size`` of them, four s
 window is the newest ``window_size`` events, the baseline the ``baseline_size`` before it.
 
 ``event_novelty`` (every event)
-    The event's compressed size given the baseline (a raw-content dictionary prepared once per
-    hop; the baseline excludes the window, so the events of a burst do not hide each other),
+    The event's compressed size given the baseline (a raw-content dictionary, reused while it
+    trails the exact baseline by at most 10 events; the baseline excludes the window, so the
+    events of a burst do not hide each other),
     turned into an empirical p-value against the same size for ordinary recent events: a
     rolling reservoir of unflagged scores, bootstrapped at readiness by scoring held-out folds,
     with an exponential tail fitted to its top decile where it is too small to reach the p
