@@ -585,16 +585,18 @@ class Capture:
         (:class:`~driftlock._events.EncodedEvents`, whose items are the queued ones: a batch
         can go back to the queue as it came).
 
-        When an item cannot be encoded (an odd value in a handler's context or from the
-        ``event_hook``), or the batch would not fit in one request, the events themselves are
-        returned: the client then reports the problem, or splits the batch, as for any events.
+        When an item cannot be encoded this way (an odd value in a handler's context or from
+        the ``event_hook``), or the batch would not fit in one request, the events themselves
+        are returned: the client then converts, reports or splits them as for any events.
         """
         stream_id = self.stream_id
         envelope = {} if stream_id is None else {"stream_id": stream_id}
         try:
             texts = [self._encode(item, index) for index, item in enumerate(items)]
             encoded = f"[{','.join(texts)}]".encode()
-        except (DriftlockValidationError, UnicodeEncodeError):
+        except (DriftlockValidationError, ValueError, TypeError):
+            # Also what JSON text cannot carry (a lone surrogate), and a value of an odd type
+            # for the direct writer (a method of None): the event path handles both.
             encoded = None
         if encoded is None or not fits_one_request(encoded, envelope):
             event = self.event

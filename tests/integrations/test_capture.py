@@ -522,3 +522,13 @@ def test_an_encoded_batch_is_sent_as_encoded() -> None:
         "events": [capture.event(r) for r in batch],
         "stream_id": "shop",
     }
+
+
+def test_a_record_value_of_an_odd_type_leaves_the_batch_to_the_client() -> None:
+    capture = Capture(CaptureOptions())
+    records = [record_of(capture), record_of(capture, method=None, user_agent=b"raw")]
+    batch = capture.prepare(list(records))
+    assert not isinstance(batch, EncodedEvents)
+    assert batch == [capture.event(r) for r in records]
+    chunk = prepare_chunks(batch, {})[0]  # the client converts what it can
+    assert json.loads(chunk.events.json)[1]["body"]["method"] is None
