@@ -375,6 +375,11 @@ def _nested_deeper(value: Any, limit: int) -> bool:
     return False
 
 
+def _milliseconds(seconds: float) -> float:
+    """A duration in milliseconds, rounded to the microsecond."""
+    return int(seconds * 1_000_000 + 0.5) / 1000
+
+
 _iso_cache: tuple[int, str] = (-1, "")
 
 
@@ -438,6 +443,12 @@ class Capture:
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is excluded: equal to an entry, or below one on a segment boundary."""
         return path in self._exact or path.startswith(self._prefixes)
+
+    @property
+    def captures_every_request(self) -> bool:
+        """Whether :meth:`wants` says yes to every path (nothing excluded or sampled out), so
+        that adapters may skip asking."""
+        return not self._exact and self._rate >= 1.0
 
     def wants(self, path: str) -> bool:
         """Whether a request for ``path`` is captured (not excluded, and sampled in)."""
@@ -533,8 +544,8 @@ class Capture:
             "route": route,
             "path": path,
             "status_code": status_code,
-            "duration_ms": int(duration * 1_000_000 + 0.5) / 1000,
-            "ttfb_ms": None if ttfb is None else int(ttfb * 1_000_000 + 0.5) / 1000,
+            "duration_ms": _milliseconds(duration),
+            "ttfb_ms": None if ttfb is None else _milliseconds(ttfb),
             "request_bytes": request_bytes,
             "response_bytes": response_bytes,
             "user_agent": user_agent,
@@ -589,8 +600,7 @@ class Capture:
         the ``event_hook``), or the batch would not fit in one request, the events themselves
         are returned: the client then converts, reports or splits them as for any events.
         """
-        stream_id = self.stream_id
-        envelope = {} if stream_id is None else {"stream_id": stream_id}
+        envelope = {"stream_id": self.stream_id}
         try:
             texts = [self._encode(item, index) for index, item in enumerate(items)]
             encoded = f"[{','.join(texts)}]".encode()
@@ -628,7 +638,7 @@ class Capture:
         if context:
             return encode_event(self.event(item), index)
         text = _json_string
-        ttfb_ms = "null" if ttfb is None else repr(int(ttfb * 1_000_000 + 0.5) / 1000)
+        ttfb_ms = "null" if ttfb is None else repr(_milliseconds(ttfb))
         keys = ",".join(map(text, query_keys(query_string))) if query_string else ""
         extra = ""
         if client is not None and self.capture_client:
@@ -640,7 +650,7 @@ class Capture:
             f'"body":{{"method":{text(method)},'
             f'"route":{"null" if route is None else text(route)},"path":{text(path)},'
             f'"status_code":{status_code},'
-            f'"duration_ms":{int(duration * 1_000_000 + 0.5) / 1000!r},"ttfb_ms":{ttfb_ms},'
+            f'"duration_ms":{_milliseconds(duration)!r},"ttfb_ms":{ttfb_ms},'
             f'"request_bytes":{request_bytes:d},"response_bytes":{response_bytes:d},'
             f'"user_agent":{"null" if user_agent is None else text(user_agent)},'
             f'"query_keys":[{keys}]{extra}}}}}'

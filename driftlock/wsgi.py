@@ -302,12 +302,14 @@ class DriftlockWSGIMiddleware:
         self.app = app
         self.monitor = RequestMonitor(**options)
         capture = self.monitor.capture
-        # None when every request is captured (the usual case): no call per request then.
-        self._wants: Callable[[str], bool] | None = capture.wants
+        # None (the usual case) spares every request a call.
+        self._wants: Callable[[str], bool] | None
         if not self.monitor.enabled:
             self._wants = _none_wanted
-        elif not capture.options.exclude_paths and capture.options.sample_rate >= 1.0:
+        elif capture.captures_every_request:
             self._wants = None
+        else:
+            self._wants = capture.wants
 
     _exchange_class: type[_Exchange]  # what follows each request: set below _Exchange
 
@@ -362,6 +364,7 @@ class DriftlockWSGIMiddleware:
 
 
 def _none_wanted(path: str) -> bool:
+    """The ``wants`` of a disabled middleware: no request is captured."""
     return False
 
 

@@ -149,6 +149,21 @@ def test_exclusion_property(prefix: list[str], path: list[str]) -> None:
     assert capture.excluded(candidate) is expected
 
 
+@pytest.mark.parametrize(
+    ("options", "every"),
+    [
+        (CaptureOptions(), True),
+        (CaptureOptions(exclude_paths=["/health"]), False),
+        (CaptureOptions(sample_rate=0.5), False),
+    ],
+)
+def test_capturing_every_request_is_known_up_front(options: CaptureOptions, every: bool) -> None:
+    capture = Capture(options)
+    assert capture.captures_every_request is every
+    if every:
+        assert all(capture.wants(path) for path in ("/", "/health", "/a/b"))
+
+
 def test_sampling_extremes_and_share() -> None:
     never = Capture(CaptureOptions(sample_rate=0.0))
     always = Capture(CaptureOptions(sample_rate=1.0))
