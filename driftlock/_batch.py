@@ -85,6 +85,7 @@ BATCH_READY = 2  # queued, and a full batch is waiting: wake the sender
 # Batches the async sender has on the wire at once: while Driftlock works on one, the next is
 # prepared and sent, so that neither side waits for the other.
 _MAX_IN_FLIGHT = 2
+_QUEUE_FULL = "queue_full"  # the log key of drops: an outage drops every request
 
 AnomalyCallback = Callable[[Any], Any]
 """``on_anomaly(result)``: sync, or async (returning an awaitable)."""
@@ -262,6 +263,9 @@ class DeliveryState:
         self._dropped = 0
         self._failed = 0
         self._queued = 0
+        # Whether the queue is full: adapters read it on every request, before building
+        # anything (a plain attribute, kept in step with _queued under the lock).
+        self.full = False
         self._filtered = 0
         # Accepted events settle in order, so "everything accepted before now is settled"
         # is `completed >= accepted-at-the-time`: what a flush waits for.
@@ -287,17 +291,14 @@ class DeliveryState:
             if self._queued < self.options.max_queue_size:
                 queue.append(event)
                 self._queued += 1
+                self.full = self._queued >= self.options.max_queue_size
                 self._accepted += 1
                 return BATCH_READY if len(queue) == self.options.batch_size else QUEUED
             self._dropped += 1
             dropped = self._dropped
-        self._log_drop(dropped)
+        if self.log.allows(_QUEUE_FULL):
+            self._log_drop(dropped)
         return DROPPED
-
-    @property
-    def full(self) -> bool:
-        """Whether the queue is full: adapters then call :meth:`reject` instead of building."""
-        return self._queued >= self.options.max_queue_size
 
     def reject(self) -> None:
         """Count one captured event dropped for lack of room, without building it."""
@@ -305,11 +306,12 @@ class DeliveryState:
             self._captured += 1
             self._dropped += 1
             dropped = self._dropped
-        self._log_drop(dropped)
+        if self.log.allows(_QUEUE_FULL):
+            self._log_drop(dropped)
 
     def _log_drop(self, dropped: int) -> None:
         self.log.log(
-            "queue_full",
+            _QUEUE_FULL,
             logging.WARNING,
             "Driftlock queue full (max_queue_size=%d): %d events dropped so far",
             self.options.max_queue_size,
@@ -409,6 +411,7 @@ class DeliveryState:
         self._in_flight.remove(batch)
         size = len(batch.events)
         self._queued -= size
+        self.full = self._queued >= self.options.max_queue_size
         self._completed += size
         return size
 
@@ -432,6 +435,7 @@ class DeliveryState:
                 if lost and not batch.settled:
                     self._failed += lost
                     self._queued -= lost
+                    self.full = self._queued >= self.options.max_queue_size
                     self._completed += lost
                 batch.events = safe
             batch.sanitised = True
@@ -490,6 +494,7 @@ class DeliveryState:
             self._queue.clear()
             self._completed += self._queued
             self._queued = 0
+            self.full = False
             self._dropped += lost
         if lost:
             self.log.log(

@@ -171,6 +171,15 @@ class LogLimiter:
         # repr masks it: a log record rendered with the stack's locals shows this frame's.
         self._secrets = tuple(Secret(s) for s in secrets if len(s) >= 8)
 
+    def allows(self, key: str) -> bool:
+        """Whether a record for ``key`` would be logged now; when not, it is counted as
+        suppressed. Cheaper than :meth:`log` for callers that would otherwise build a record
+        in a flood (a full queue drops every request)."""
+        if time.monotonic() < self._next.get(key, 0.0):
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        return True
+
     def log(
         self, key: str, level: int, message: str, *args: object, exc: BaseException | None = None
     ) -> None:

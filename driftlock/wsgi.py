@@ -501,11 +501,9 @@ class _Exchange:
         owner = self.owner
         monitor = owner.monitor
         try:
-            eager = monitor.eager
-            # An outage: don't build an event that would be dropped anyway (a record costs
-            # less than this check: the queue drops it the same way).
-            if eager and monitor.delivery.state.full:
-                monitor.delivery.state.reject()
+            state = monitor.delivery.state
+            if state.full:  # an outage: don't build what would be dropped anyway
+                state.reject()
                 return
             capture = monitor.capture
             environ = self.environ
@@ -538,7 +536,7 @@ class _Exchange:
                 context,
                 exception,
             )
-            if not eager:
+            if not monitor.eager:
                 monitor.delivery.submit(record)  # built later, by the sender, if it is sent
                 return
             headers = monitor.keeps_headers

@@ -92,7 +92,9 @@ def test_queue_bound_batches_and_counters() -> None:
     assert second is not None
     assert len(second.events) == 2
     assert state.stats().queued == 5  # in flight still counts as queued
+    assert state.full
     state.delivered(first)
+    assert not state.full  # room again: the next request is captured
     state.delivered(first)  # settling twice counts once
     state.give_up(second, RuntimeError("x"))
     assert state.stats() == DeliveryStats(
@@ -119,6 +121,31 @@ def test_a_backlog_grows_the_batches_only_up_to_max_batch_size(
         state.delivered(batch)
     assert taken == sizes
     assert state.stats().sent == 2500
+
+
+def test_full_follows_what_is_held_as_it_is_settled_and_discarded() -> None:
+    state = DeliveryState(DeliveryOptions(batch_size=2, max_queue_size=2))
+
+    def fill() -> None:
+        assert not state.full
+        assert [state.offer({"a": i}) for i in range(3)] == [QUEUED, BATCH_READY, DROPPED]
+        assert state.full
+
+    fill()
+    failed = state.take(partial=False)
+    assert failed is not None
+    assert state.full  # in flight still counts
+    state.give_up(failed, RuntimeError("x"))
+    fill()
+    sent = state.take(partial=False)
+    assert sent is not None
+    state.delivered(sent)
+    fill()
+    assert state.discard() == 2
+    assert not state.full
+    assert state.stats() == DeliveryStats(
+        captured=9, sent=2, dropped=5, failed=2, queued=0, filtered=0
+    )
 
 
 def test_reject_and_filtered_keep_the_equation() -> None:

@@ -422,6 +422,23 @@ def test_log_limiter_suppresses_counts_and_scrubs(caplog: pytest.LogCaptureFixtu
     assert caplog.records[-1].getMessage() == "again (4 similar messages suppressed)"
 
 
+def test_log_limiter_allows_once_per_interval_and_counts_what_it_refuses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = LogLimiter(interval=3600)
+    assert limiter.allows("k")  # asking does not use up the interval
+    assert limiter.allows("k")
+    with caplog.at_level(logging.WARNING, logger="driftlock"):
+        limiter.log("k", logging.WARNING, "first")
+        assert [limiter.allows("k") for _ in range(3)] == [False] * 3
+        assert limiter.allows("other")
+        limiter._next["k"] = 0.0  # the interval has passed
+        assert limiter.allows("k")
+        limiter.log("k", logging.WARNING, "second")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["first", "second (3 similar messages suppressed)"]
+
+
 # -- the sender's encoding of a batch ----------------------------------------------------------
 
 
