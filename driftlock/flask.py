@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 try:
-    from flask import Flask, current_app, g, got_request_exception, has_app_context, request
+    from flask import Flask, current_app, g, got_request_exception, request
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without flask
     raise ImportError(
         "driftlock.flask needs Flask; install it with: pip install 'driftlock[flask]'"
@@ -126,11 +126,14 @@ class _FlaskMiddleware(DriftlockWSGIMiddleware):
 
 def _note_request(environ: dict[str, Any]) -> None:
     """Note, while the request's context is there, its URL rule and its ``g``."""
-    routed = environ.get(_REQUEST_KEY)
-    if routed is not None and routed.url_rule is not None:
-        environ[ROUTE_KEY] = routed.url_rule.rule
-    if has_app_context():
+    # Flask's request, or none; or werkzeug's plain one, made by a middleware inside ours.
+    rule = getattr(environ.get(_REQUEST_KEY), "url_rule", None)
+    if rule is not None:
+        environ[ROUTE_KEY] = rule.rule
+    try:  # noqa: SIM105 - contextlib.suppress costs every request two more calls
         environ[_G_KEY] = g._get_current_object()
+    except RuntimeError:  # no app context: the response comes from a middleware inside ours
+        pass
 
 
 def _note_exception(sender: Flask, exception: Exception, **extra: Any) -> None:

@@ -136,6 +136,32 @@ def test_view_exceptions_are_recorded_handled_or_propagated(served_engine: Serve
     ] == [(500, "Boom", "/boom", "acme"), (500, "Boom", "/boom", "acme")]
 
 
+def test_a_middleware_inside_the_extension_may_answer_without_flask(
+    served_engine: ServedEngine,
+) -> None:
+    events: list[dict[str, Any]] = []
+    app = shop(**engine_config(served_engine))
+    flask_wsgi_app = app.wsgi_app
+
+    def health_checks(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"] == "/healthz":  # answered before Flask has any context
+            start_response("204 No Content", [])
+            return []
+        return flask_wsgi_app(environ, start_response)
+
+    app.wsgi_app = health_checks  # type: ignore[method-assign]
+    Driftlock(app, event_hook=recorder(events))
+    client = app.test_client()
+    get(client, "/healthz")
+    get(client, "/items/3")
+    assert middleware_of(app).close()
+    assert [(e["body"]["path"], e["body"]["status_code"], e["body"]["route"]) for e in events] == [
+        ("/healthz", 204, None),
+        ("/items/3", 200, "/items/<int:item_id>"),
+    ]
+    assert events[1]["body"]["tenant"] == "acme"
+
+
 def test_config_keys_set_every_option_and_win_over_arguments(served_engine: ServedEngine) -> None:
     events: list[dict[str, Any]] = []
     app = shop(
