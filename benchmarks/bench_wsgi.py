@@ -2,7 +2,9 @@
 
 A hello-world app is served by gunicorn (one sync worker) pinned to one core; wrk, pinned to
 the other, loads it. Five variants run as five server processes, measured in interleaved
-rounds (A B C D E, A B C D E, ...) so that drift of the machine hits them alike:
+rounds (A B C D E, A B C D E, ...) so that drift of the machine hits them alike; each round
+starts fresh processes, so that no variant keeps one process's luck (its memory layout, its
+hash seed) for the whole run:
 
 - ``flask-bare``: the Flask app alone;
 - ``flask-driftlock``: with the ``Driftlock`` extension (``DriftlockWSGIMiddleware``),
@@ -161,91 +163,116 @@ def django_app(variant: str, driftlock_url: str) -> Any:
 
 
 @contextlib.contextmanager
-def gunicorn(variant: str, core: int | None, driftlock_url: str) -> Iterator[tuple[str, int]]:
-    """Serve ``variant`` with gunicorn (one sync worker) on ``core``; yields its URL and the
-    worker's pid once it answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        "1",
-        "--worker-class",
-        "sync",
-        "--bind",
-        f"fd://{sock.fileno()}",
-        "--log-level",
-        "error",
-        "benchmarks.bench_wsgi:make_app()",
-    ]
-    if core is not None:
-        command = ["taskset", "-c", str(core), *command]
-    env = {**os.environ, VARIANT_ENV: variant, DRIFTLOCK_URL_ENV: driftlock_url}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[sock.fileno()])
+def gunicorns(
+    variants: Sequence[str], core: int | None, driftlock_url: str
+) -> Iterator[dict[str, tuple[str, int]]]:
+    """Serve each of ``variants`` with gunicorn (one sync worker) on ``core``, all started at
+    once; yields each one's URL and worker pid once every one answers.
+
+    On exit the workers are killed, not stopped: what a Driftlock worker still holds is of no
+    use here, and flushing it to the slow stand-in would take its whole ``flush_timeout``.
+    """
+    masters: dict[str, subprocess.Popen[bytes]] = {}
+    workers: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/", timeout=5).raise_for_status()
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {variant} server did not start") from None
-                time.sleep(0.1)
-        (worker,) = psutil.Process(process.pid).children()
-        yield url, worker.pid
+        urls = {}
+        for variant in variants:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(2048)
+            sock.set_inheritable(True)
+            urls[variant] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "1",
+                "--worker-class",
+                "sync",
+                "--bind",
+                f"fd://{sock.fileno()}",
+                "--log-level",
+                "error",
+                "benchmarks.bench_wsgi:make_app()",
+            ]
+            if core is not None:
+                command = ["taskset", "-c", str(core), *command]
+            env = {**os.environ, VARIANT_ENV: variant, DRIFTLOCK_URL_ENV: driftlock_url}
+            masters[variant] = subprocess.Popen(
+                command, cwd=ROOT, env=env, pass_fds=[sock.fileno()]
+            )
+            sock.close()  # the server holds it now
+        servers = {}
+        for variant, url in urls.items():
+            _wait_until_serving(url, masters[variant], variant)
+            (worker,) = psutil.Process(masters[variant].pid).children()
+            workers.append(worker)
+            servers[variant] = (url, worker.pid)
+        yield servers
     finally:
-        sock.close()
-        process.terminate()  # the workers flush what they hold, within flush_timeout
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        for master in masters.values():
+            master.terminate()
+        for master in masters.values():
+            try:
+                master.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                master.kill()
+                master.wait()
+
+
+def _wait_until_serving(url: str, master: subprocess.Popen[bytes], variant: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            httpx.get(url + "/", timeout=5).raise_for_status()
+            return
+        except httpx.TransportError:
+            if master.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {variant} server did not start") from None
+            time.sleep(0.1)
 
 
 def run(quick: bool) -> dict[str, Any]:
     """Measure every variant in interleaved rounds; returns the figures and the verdict."""
     if shutil.which("wrk") is None:
         raise RuntimeError("bench_wsgi needs wrk (apt-get install wrk)")
-    # Short runs, many rounds: the median of the per-round ratios shrugs off a run that another
-    # process on the machine disturbed.
-    rounds, seconds, warmup = (2, 2, 1) if quick else (8, 3, 3)
+    # Every round starts fresh server processes: the same app costs a few microseconds more or
+    # less per request from one process to the next (its memory layout, its hash seed), which
+    # one process per variant would carry into every round. Short runs, many rounds: the
+    # median of the per-round ratios also shrugs off a run another process disturbed.
+    rounds, seconds, warmup = (2, 2, 1) if quick else (8, 3, 2)
     cores = sorted(os.sched_getaffinity(0))
     server_core, load_core = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
     raw: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    with contextlib.ExitStack() as stack:
-        driftlock_url, _ = stack.enter_context(spawn("slow-driftlock", load_core))
-        servers = {
-            v: stack.enter_context(gunicorn(v, server_core, driftlock_url)) for v in VARIANTS
-        }
-        for url, pid in servers.values():
-            measure(url, pid, warmup, load_core)  # imports, caches, a full Driftlock queue
+    delivery: dict[str, Any] = {}
+    with spawn("slow-driftlock", load_core) as (driftlock_url, _):
         for _ in range(rounds):
-            for variant in VARIANTS:
-                url, pid = servers[variant]
-                raw[variant].append(measure(url, pid, seconds, load_core))
-        delivery = {
-            v: httpx.get(servers[v][0] + STATS_PATH).json()
-            for v in ("flask-driftlock", "django-driftlock")
-        }
+            with gunicorns(VARIANTS, server_core, driftlock_url) as servers:
+                for url, pid in servers.values():
+                    measure(url, pid, warmup, load_core)  # caches, a full Driftlock queue
+                for variant in VARIANTS:
+                    url, pid = servers[variant]
+                    raw[variant].append(measure(url, pid, seconds, load_core))
+                delivery = {
+                    v: httpx.get(servers[v][0] + STATS_PATH).json()
+                    for v in ("flask-driftlock", "django-driftlock")
+                }
     result: dict[str, Any] = {
         "config": {
             "rounds": rounds,
             "seconds_per_run": seconds,
             "connections": CONNECTIONS,
-            "server": "gunicorn, 1 sync worker",
+            "server": "gunicorn, 1 sync worker, fresh processes every round",
             "server_core": server_core,
             "load_core": load_core,
             "driftlock_delay_s": DRIFTLOCK_DELAY,
         },
         "variants": {},
-        "driftlock_delivery": delivery,
+        "driftlock_delivery": delivery,  # the last round's servers
         "targets": TARGETS,
     }
     for variant in VARIANTS:
@@ -287,7 +314,8 @@ def table(result: dict[str, Any]) -> str:
     delay = result["config"]["driftlock_delay_s"]
     for variant, d in result["driftlock_delivery"].items():
         lines.append(
-            f"{variant} delivery (Driftlock answering in {delay} s): captured {d['captured']}, "
+            f"{variant} delivery in the last round (Driftlock answering in {delay} s): "
+            f"captured {d['captured']}, "
             f"sent {d['sent']}, dropped {d['dropped']}, queued {d['queued']}, failed {d['failed']}"
         )
     lines.append(
