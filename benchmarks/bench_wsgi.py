@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -169,11 +170,10 @@ def gunicorns(
     """Serve each of ``variants`` with gunicorn (one sync worker) on ``core``, all started at
     once; yields each one's URL and worker pid once every one answers.
 
-    On exit the workers are killed, not stopped: what a Driftlock worker still holds is of no
+    On exit the servers are killed, not stopped: what a Driftlock worker still holds is of no
     use here, and flushing it to the slow stand-in would take its whole ``flush_timeout``.
     """
     masters: dict[str, subprocess.Popen[bytes]] = {}
-    workers: list[psutil.Process] = []
     try:
         urls = {}
         for variant in variants:
@@ -200,28 +200,21 @@ def gunicorns(
                 command = ["taskset", "-c", str(core), *command]
             env = {**os.environ, VARIANT_ENV: variant, DRIFTLOCK_URL_ENV: driftlock_url}
             masters[variant] = subprocess.Popen(
-                command, cwd=ROOT, env=env, pass_fds=[sock.fileno()]
+                command, cwd=ROOT, env=env, pass_fds=[sock.fileno()], start_new_session=True
             )
             sock.close()  # the server holds it now
         servers = {}
         for variant, url in urls.items():
             _wait_until_serving(url, masters[variant], variant)
             (worker,) = psutil.Process(masters[variant].pid).children()
-            workers.append(worker)
             servers[variant] = (url, worker.pid)
         yield servers
     finally:
-        for worker in workers:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                worker.kill()
+        for master in masters.values():  # the master and its worker, at once
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(master.pid, signal.SIGKILL)
         for master in masters.values():
-            master.terminate()
-        for master in masters.values():
-            try:
-                master.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait()
+            master.wait()
 
 
 def _wait_until_serving(url: str, master: subprocess.Popen[bytes], variant: str) -> None:
