@@ -4,7 +4,7 @@ A hello-world app is served by gunicorn (one sync worker) pinned to one core; wr
 the other, loads it. Five variants run as five server processes, measured in interleaved
 rounds (A B C D E, A B C D E, ...) so that drift of the machine hits them alike; each round
 starts fresh processes, so that no variant keeps one process's luck (its memory layout, its
-hash seed) for the whole run:
+hash seed) for the whole run, and while one variant is loaded the others are stopped:
 
 - ``flask-bare``: the Flask app alone;
 - ``flask-driftlock``: with the ``Driftlock`` extension (``DriftlockWSGIMiddleware``),
@@ -166,9 +166,9 @@ def django_app(variant: str, driftlock_url: str) -> Any:
 @contextlib.contextmanager
 def gunicorns(
     variants: Sequence[str], core: int | None, driftlock_url: str
-) -> Iterator[dict[str, tuple[str, int]]]:
+) -> Iterator[dict[str, tuple[str, int, int]]]:
     """Serve each of ``variants`` with gunicorn (one sync worker) on ``core``, all started at
-    once; yields each one's URL and worker pid once every one answers.
+    once; yields each one's URL, worker pid and process group once every one answers.
 
     On exit the servers are killed, not stopped: what a Driftlock worker still holds is of no
     use here, and flushing it to the slow stand-in would take its whole ``flush_timeout``.
@@ -194,6 +194,9 @@ def gunicorns(
                 f"fd://{sock.fileno()}",
                 "--log-level",
                 "error",
+                # A server stopped while the others are measured misses its heartbeats.
+                "--timeout",
+                "600",
                 "benchmarks.bench_wsgi:make_app()",
             ]
             if core is not None:
@@ -207,7 +210,7 @@ def gunicorns(
         for variant, url in urls.items():
             _wait_until_serving(url, masters[variant], variant)
             (worker,) = psutil.Process(masters[variant].pid).children()
-            servers[variant] = (url, worker.pid)
+            servers[variant] = (url, worker.pid, masters[variant].pid)
         yield servers
     finally:
         for master in masters.values():  # the master and its worker, at once
@@ -215,6 +218,22 @@ def gunicorns(
                 os.killpg(master.pid, signal.SIGKILL)
         for master in masters.values():
             master.wait()
+
+
+@contextlib.contextmanager
+def alone(servers: dict[str, tuple[str, int, int]], variant: str) -> Iterator[tuple[str, int]]:
+    """Yields ``variant``'s URL and worker pid, every other server stopped (SIGSTOP) until
+    the block ends: their delivery threads, draining what they queued, would otherwise take
+    time on the server core from the one measured."""
+    others = [group for name, (_, _, group) in servers.items() if name != variant]
+    for group in others:
+        os.killpg(group, signal.SIGSTOP)
+    try:
+        url, pid, _ = servers[variant]
+        yield url, pid
+    finally:
+        for group in others:
+            os.killpg(group, signal.SIGCONT)
 
 
 def _wait_until_serving(url: str, master: subprocess.Popen[bytes], variant: str) -> None:
@@ -245,11 +264,12 @@ def run(quick: bool) -> dict[str, Any]:
     with spawn("slow-driftlock", load_core) as (driftlock_url, _):
         for _ in range(rounds):
             with gunicorns(VARIANTS, server_core, driftlock_url) as servers:
-                for url, pid in servers.values():
-                    measure(url, pid, warmup, load_core)  # caches, a full Driftlock queue
                 for variant in VARIANTS:
-                    url, pid = servers[variant]
-                    raw[variant].append(measure(url, pid, seconds, load_core))
+                    with alone(servers, variant) as (url, pid):
+                        measure(url, pid, warmup, load_core)  # caches, a full Driftlock queue
+                for variant in VARIANTS:
+                    with alone(servers, variant) as (url, pid):
+                        raw[variant].append(measure(url, pid, seconds, load_core))
                 delivery = {
                     v: httpx.get(servers[v][0] + STATS_PATH).json()
                     for v in ("flask-driftlock", "django-driftlock")
