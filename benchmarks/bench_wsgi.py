@@ -50,6 +50,7 @@ from benchmarks.bench_asgi import (
     ROOT,
     _fmt,
     _spread,
+    alone,
     discarding_tracer_provider,
     measure,
     spawn,
@@ -166,9 +167,9 @@ def django_app(variant: str, driftlock_url: str) -> Any:
 @contextlib.contextmanager
 def gunicorns(
     variants: Sequence[str], core: int | None, driftlock_url: str
-) -> Iterator[dict[str, tuple[str, int, int]]]:
+) -> Iterator[dict[str, tuple[str, int]]]:
     """Serve each of ``variants`` with gunicorn (one sync worker) on ``core``, all started at
-    once; yields each one's URL, worker pid and process group once every one answers.
+    once; yields each one's URL and worker pid once every one answers.
 
     On exit the servers are killed, not stopped: what a Driftlock worker still holds is of no
     use here, and flushing it to the slow stand-in would take its whole ``flush_timeout``.
@@ -194,7 +195,7 @@ def gunicorns(
                 f"fd://{sock.fileno()}",
                 "--log-level",
                 "error",
-                # A server stopped while the others are measured misses its heartbeats.
+                # A worker stopped while the others are measured misses its heartbeats.
                 "--timeout",
                 "600",
                 "benchmarks.bench_wsgi:make_app()",
@@ -210,7 +211,7 @@ def gunicorns(
         for variant, url in urls.items():
             _wait_until_serving(url, masters[variant], variant)
             (worker,) = psutil.Process(masters[variant].pid).children()
-            servers[variant] = (url, worker.pid, masters[variant].pid)
+            servers[variant] = (url, worker.pid)
         yield servers
     finally:
         for master in masters.values():  # the master and its worker, at once
@@ -218,22 +219,6 @@ def gunicorns(
                 os.killpg(master.pid, signal.SIGKILL)
         for master in masters.values():
             master.wait()
-
-
-@contextlib.contextmanager
-def alone(servers: dict[str, tuple[str, int, int]], variant: str) -> Iterator[tuple[str, int]]:
-    """Yields ``variant``'s URL and worker pid, every other server stopped (SIGSTOP) until
-    the block ends: their delivery threads, draining what they queued, would otherwise take
-    time on the server core from the one measured."""
-    others = [group for name, (_, _, group) in servers.items() if name != variant]
-    for group in others:
-        os.killpg(group, signal.SIGSTOP)
-    try:
-        url, pid, _ = servers[variant]
-        yield url, pid
-    finally:
-        for group in others:
-            os.killpg(group, signal.SIGCONT)
 
 
 def _wait_until_serving(url: str, master: subprocess.Popen[bytes], variant: str) -> None:
