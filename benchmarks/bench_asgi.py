@@ -181,7 +181,9 @@ def spawn(role: str, core: int | None, driftlock_url: str = "") -> Iterator[tupl
         "--driftlock-url",
         driftlock_url,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, pass_fds=[sock.fileno()])
+    # A session of its own: a server stopped by alone() must not leave the group of whoever
+    # started the benchmark with a stopped member (its exits would send SIGHUP to the group).
+    process = subprocess.Popen(command, cwd=ROOT, pass_fds=[sock.fileno()], start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
