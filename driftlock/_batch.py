@@ -296,8 +296,7 @@ class DeliveryState:
                 return BATCH_READY if len(queue) == self.options.batch_size else QUEUED
             self._dropped += 1
             dropped = self._dropped
-        if self.log.allows(_QUEUE_FULL):
-            self._log_drop(dropped)
+        self._log_drop(dropped)
         return DROPPED
 
     def reject(self) -> None:
@@ -306,10 +305,11 @@ class DeliveryState:
             self._captured += 1
             self._dropped += 1
             dropped = self._dropped
-        if self.log.allows(_QUEUE_FULL):
-            self._log_drop(dropped)
+        self._log_drop(dropped)
 
     def _log_drop(self, dropped: int) -> None:
+        if not self.log.allows(_QUEUE_FULL):  # a flood of drops: skip formatting the message
+            return
         self.log.log(
             _QUEUE_FULL,
             logging.WARNING,
