@@ -454,10 +454,10 @@ class Capture:
         return path in self._exact or path.startswith(self._prefixes)
 
     @property
-    def captures_every_request(self) -> bool:
-        """Whether :meth:`wants` says yes to every path (nothing excluded or sampled out), so
-        that adapters may skip asking."""
-        return not self._exact and self._rate >= 1.0
+    def path_filter(self) -> Callable[[str], bool] | None:
+        """:meth:`wants`, or None when it says yes to every path (nothing excluded or sampled
+        out): adapters keep it at setup and skip the call per request when it is None."""
+        return None if not self._exact and self._rate >= 1.0 else self.wants
 
     def wants(self, path: str) -> bool:
         """Whether a request for ``path`` is captured (not excluded, and sampled in)."""

@@ -148,6 +148,7 @@ class DriftlockMiddleware:
             raise MiddlewareNotUsed("DRIFTLOCK['ENABLED'] is False")
         self.get_response = get_response
         self.monitor = configured.monitor
+        self._wants = self.monitor.capture.path_filter  # None (the usual case) spares a call
         self.capture_user = configured.capture_user
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
@@ -161,7 +162,8 @@ class DriftlockMiddleware:
         """Serve one request on the WSGI stack (on the ASGI stack: a coroutine)."""
         if self.is_async:
             return self.__acall__(request)
-        if not self.monitor.capture.wants(request.path_info):
+        wants = self._wants
+        if wants is not None and not wants(request.path_info):
             return self.get_response(request)
         start = _perf()
         wall = _wall()
@@ -171,7 +173,8 @@ class DriftlockMiddleware:
 
     async def __acall__(self, request: Any) -> Any:
         """Serve one request on the ASGI stack."""
-        if not self.monitor.capture.wants(request.path_info):
+        wants = self._wants
+        if wants is not None and not wants(request.path_info):
             return await self.get_response(request)
         start = _perf()
         wall = _wall()

@@ -151,6 +151,7 @@ class DriftlockMiddleware:
             log=self._log,
             prepare=self.capture.prepare,
         )
+        self._wants = self.capture.path_filter  # None (the usual case) spares every request a call
         self.delivery = AsyncDelivery(
             state, self._make_sink, on_anomaly=on_anomaly, on_loop_end=self._close_client
         )
@@ -248,7 +249,8 @@ class DriftlockMiddleware:
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
             path = path[len(root_path) :] or "/"
-        if not self.capture.wants(path):
+        wants = self._wants
+        if wants is not None and not wants(path):
             await self.app(scope, receive, send)
             return
 

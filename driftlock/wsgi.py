@@ -301,15 +301,8 @@ class DriftlockWSGIMiddleware:
         check_option_names(options, lambda name: f"{name}=", OPTION_NAMES)
         self.app = app
         self.monitor = RequestMonitor(**options)
-        capture = self.monitor.capture
         # None (the usual case) spares every request a call.
-        self._wants: Callable[[str], bool] | None
-        if not self.monitor.enabled:
-            self._wants = _none_wanted
-        elif capture.captures_every_request:
-            self._wants = None
-        else:
-            self._wants = capture.wants
+        self._wants = self.monitor.capture.path_filter if self.monitor.enabled else _none_wanted
 
     _exchange_class: type[_Exchange]  # what follows each request: set below _Exchange
 

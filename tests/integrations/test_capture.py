@@ -159,9 +159,11 @@ def test_exclusion_property(prefix: list[str], path: list[str]) -> None:
 )
 def test_capturing_every_request_is_known_up_front(options: CaptureOptions, every: bool) -> None:
     capture = Capture(options)
-    assert capture.captures_every_request is every
+    assert (capture.path_filter is None) is every
     if every:
         assert all(capture.wants(path) for path in ("/", "/health", "/a/b"))
+    else:
+        assert capture.path_filter == capture.wants
 
 
 def test_sampling_extremes_and_share() -> None:
