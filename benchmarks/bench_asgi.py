@@ -185,15 +185,8 @@ def spawn(role: str, core: int | None, driftlock_url: str = "") -> Iterator[tupl
     # started the benchmark with a stopped member (its exits would send SIGHUP to the group).
     process = subprocess.Popen(command, cwd=ROOT, pass_fds=[sock.fileno()], start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + ("/v1/healthz" if role == "slow-driftlock" else "/"), timeout=5)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {role} server did not start") from None
-                time.sleep(0.1)
+        probe = url + ("/v1/healthz" if role == "slow-driftlock" else "/")
+        wait_until_serving(probe, process, role)
         yield url, process.pid
     finally:
         sock.close()
@@ -203,6 +196,20 @@ def spawn(role: str, core: int | None, driftlock_url: str = "") -> Iterator[tupl
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_until_serving(probe: str, process: subprocess.Popen[bytes], name: str) -> None:
+    """Return once ``probe`` (a URL of the server ``process``) answers with success; raise if
+    the process exits or a minute passes first."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(probe, timeout=5).raise_for_status()
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {name} server did not start") from None
+            time.sleep(0.1)
 
 
 @contextlib.contextmanager

@@ -36,7 +36,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -54,6 +53,7 @@ from benchmarks.bench_asgi import (
     discarding_tracer_provider,
     measure,
     spawn,
+    wait_until_serving,
 )
 
 VARIANTS = ("flask-bare", "flask-driftlock", "flask-otel", "django-bare", "django-driftlock")
@@ -209,7 +209,7 @@ def gunicorns(
             sock.close()  # the server holds it now
         servers = {}
         for variant, url in urls.items():
-            _wait_until_serving(url, masters[variant], variant)
+            wait_until_serving(url + "/", masters[variant], variant)
             (worker,) = psutil.Process(masters[variant].pid).children()
             servers[variant] = (url, worker.pid)
         yield servers
@@ -219,18 +219,6 @@ def gunicorns(
                 os.killpg(master.pid, signal.SIGKILL)
         for master in masters.values():
             master.wait()
-
-
-def _wait_until_serving(url: str, master: subprocess.Popen[bytes], variant: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(url + "/", timeout=5).raise_for_status()
-            return
-        except httpx.TransportError:
-            if master.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {variant} server did not start") from None
-            time.sleep(0.1)
 
 
 def run(quick: bool) -> dict[str, Any]:
