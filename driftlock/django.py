@@ -116,11 +116,12 @@ class DriftlockMiddleware:
     ``CLIENT`` as objects or dotted paths), plus ``CAPTURE_USER``. Unset, the client's settings
     come from the environment (``DRIFTLOCK_API_KEY``, ``DRIFTLOCK_BASE_URL``, ...).
 
-    - ``ASYNC_MODE=True`` (default): events go to a background thread (one per process, its
-      queue bounded) and are flushed at interpreter exit within ``FLUSH_TIMEOUT``. (A bare
-      uvicorn stopped by SIGTERM ends its process by re-raising the signal, which skips
-      interpreter exit for every program: Django has no lifespan to flush in. Stop it with
-      SIGINT, or run it under gunicorn's uvicorn workers, to keep the queued events.)
+    - ``ASYNC_MODE=True`` (default): events go to a background thread (one per process, its queue
+      bounded: a request that arrives while it is full reaches the view untouched, its event counted
+      as dropped) and are flushed at interpreter exit within ``FLUSH_TIMEOUT``. (A bare uvicorn
+      stopped by SIGTERM ends its process by re-raising the signal, which skips interpreter exit for
+      every program: Django has no lifespan to flush in. Stop it with SIGINT, or run it under
+      gunicorn's uvicorn workers, to keep the queued events.)
       ``False``: each request's event is sent, one attempt, after the response is built and
       before it is returned (on the ASGI stack from a worker thread, so that the event loop
       goes on serving); a failure is counted and logged, never raised.
@@ -149,6 +150,7 @@ class DriftlockMiddleware:
         self.get_response = get_response
         self.monitor = configured.monitor
         self._wants = self.monitor.capture.path_filter  # None (the usual case) spares a call
+        self._state = self.monitor.delivery.state
         self.capture_user = configured.capture_user
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
@@ -165,6 +167,10 @@ class DriftlockMiddleware:
         wants = self._wants
         if wants is not None and not wants(request.path_info):
             return self.get_response(request)
+        state = self._state
+        if state.full:  # an outage: its event would be dropped, so don't observe the request
+            state.reject()
+            return self.get_response(request)
         start = _perf()
         wall = _wall()
         response = self.get_response(request)
@@ -175,6 +181,10 @@ class DriftlockMiddleware:
         """Serve one request on the ASGI stack."""
         wants = self._wants
         if wants is not None and not wants(request.path_info):
+            return await self.get_response(request)
+        state = self._state
+        if state.full:
+            state.reject()
             return await self.get_response(request)
         start = _perf()
         wall = _wall()
@@ -194,7 +204,7 @@ class DriftlockMiddleware:
         Never raises (the app comes first)."""
         monitor = self.monitor
         try:
-            state = monitor.delivery.state
+            state = self._state
             if state.full:  # an outage: don't build what would be dropped anyway
                 state.reject()
                 return

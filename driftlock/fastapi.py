@@ -85,11 +85,12 @@ class DriftlockMiddleware:
     ``request.state.driftlock_context = {...}``. An invalid option raises
     :class:`~driftlock._capture.InvalidOptionError` (both a
     :class:`~driftlock.exceptions.DriftlockConfigError` and a ``ValueError``) naming it, and a
-    missing API key a ``DriftlockConfigError``, here; at request time the middleware never
-    raises into the app. The sender starts on first use in the serving event loop (so after
-    any fork) and is flushed on lifespan shutdown within ``flush_timeout`` (without lifespan:
-    when the event loop ends, or by :meth:`aclose`). :meth:`stats` shows the counters; for a
-    middleware added with ``app.add_middleware``, ``get_driftlock_middleware(app)`` finds it.
+    missing API key a ``DriftlockConfigError``, here; at request time the middleware never raises
+    into the app; a request that arrives while the queue is full reaches the app untouched (its
+    event counted as dropped). The sender starts on first use in the serving event loop (so after
+    any fork) and is flushed on lifespan shutdown within ``flush_timeout`` (without lifespan: when
+    the event loop ends, or by :meth:`aclose`). :meth:`stats` shows the counters; for a middleware
+    added with ``app.add_middleware``, ``get_driftlock_middleware(app)`` finds it.
     """
 
     def __init__(
@@ -155,6 +156,7 @@ class DriftlockMiddleware:
         self.delivery = AsyncDelivery(
             state, self._make_sink, on_anomaly=on_anomaly, on_loop_end=self._close_client
         )
+        self._state = state
         self._api_key = api_key
         self._base_url = base_url
         self._owns_client = client is None
@@ -253,6 +255,11 @@ class DriftlockMiddleware:
         if wants is not None and not wants(path):
             await self.app(scope, receive, send)
             return
+        state = self._state
+        if state.full:  # an outage: its event would be dropped, so don't observe the request
+            state.reject()
+            await self.app(scope, receive, send)
+            return
 
         # Per-request state lives in these locals and closures, never on the instance.
         start = _perf()
@@ -326,7 +333,7 @@ class DriftlockMiddleware:
     ) -> None:
         """Queue the request's record (or event); never raises (the app comes first)."""
         try:
-            state = self.delivery.state
+            state = self._state
             if state.full:  # an outage: don't build what would be dropped anyway
                 state.reject()
                 return

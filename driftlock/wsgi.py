@@ -288,13 +288,14 @@ class DriftlockWSGIMiddleware:
     workers: under ``gunicorn --preload``, let the middleware build its own, which it rebuilds
     in each worker).
 
-    One daemon thread per process delivers, started by the first captured request (so a
-    server that forks workers gets one per worker, each with its own queue). The queue holds
-    at most ``max_queue_size`` events; beyond that requests are counted as dropped, never
-    delayed. What is queued is flushed at interpreter exit and by :meth:`close`, within
-    ``flush_timeout``. A streamed response is timed until the server closes it, that is until
-    it was fully sent. Exceptions of the app pass through unchanged (recorded as a 500); the
-    middleware itself never raises into the app.
+    One daemon thread per process delivers, started by the first captured request (so a server that
+    forks workers gets one per worker, each with its own queue). The queue holds at most
+    ``max_queue_size`` events; beyond that requests are counted as dropped, never delayed, and a
+    request that arrives while the queue is full reaches the app untouched (an outage of Driftlock
+    costs the app next to nothing). What is queued is flushed at interpreter exit and by
+    :meth:`close`, within ``flush_timeout``. A streamed response is timed until the server closes
+    it, that is until it was fully sent. Exceptions of the app pass through unchanged (recorded as a
+    500); the middleware itself never raises into the app.
     """
 
     def __init__(self, app: WSGIApp, **options: Any) -> None:
@@ -303,6 +304,7 @@ class DriftlockWSGIMiddleware:
         self.monitor = RequestMonitor(**options)
         # None (the usual case) spares every request a call.
         self._wants = self.monitor.capture.path_filter if self.monitor.enabled else _none_wanted
+        self._state = self.monitor.delivery.state
 
     _exchange_class: type[_Exchange]  # what follows each request: set below _Exchange
 
@@ -346,6 +348,10 @@ class DriftlockWSGIMiddleware:
             path = _decoded_path(path)
         wants = self._wants
         if wants is not None and not wants(path):
+            return self.app(environ, start_response)
+        state = self._state
+        if state.full:  # an outage: its event would be dropped, so don't observe the request
+            state.reject()
             return self.app(environ, start_response)
         exchange = self._exchange_class(self, environ, start_response, path)
         try:
@@ -494,7 +500,7 @@ class _Exchange:
         owner = self.owner
         monitor = owner.monitor
         try:
-            state = monitor.delivery.state
+            state = owner._state
             if state.full:  # an outage: don't build what would be dropped anyway
                 state.reject()
                 return

@@ -26,8 +26,9 @@ from driftlock import DriftlockSyncClient  # noqa: E402
 from driftlock._capture import InvalidOptionError  # noqa: E402
 from tests.conftest import ServedEngine  # noqa: E402
 from tests.integrations.support import ingested, recorder  # noqa: E402
-from tests.integrations.test_fastapi_http import dead_url  # noqa: E402
+from tests.integrations.test_fastapi_http import StalledDriftlock, dead_url  # noqa: E402
 from tests.integrations.wsgi_support import ROOT  # noqa: E402
+from tests.support.server import serve_asgi  # noqa: E402
 
 
 @contextmanager
@@ -149,6 +150,35 @@ def test_sync_mode_with_driftlock_down_answers_every_request() -> None:
             assert client.get(f"/items/{i}/").json() == {"item_id": i}
         stats = driftlock.django.stats()
         assert (stats.captured, stats.failed, stats.queued) == (5, 5, 0)
+
+
+def test_a_request_arriving_while_the_queue_is_full_is_served_and_counted(
+    served_engine: ServedEngine,
+) -> None:
+    stalled = StalledDriftlock(served_engine.url)
+    with (
+        serve_asgi(stalled) as driftlock_url,
+        driftlock_settings(
+            served_engine,
+            BASE_URL=driftlock_url,
+            STREAM_ID="django-full",
+            BATCH_SIZE=2,
+            MAX_QUEUE_SIZE=2,
+        ),
+    ):
+        client = Client()
+        for i in range(2):
+            client.get(f"/items/{i}/")
+        assert stalled.arrived.wait(30)  # both events are in flight: the queue is full
+        assert client.get("/items/2/").json() == {"item_id": 2}
+        stats = driftlock.django.stats()
+        assert (stats.captured, stats.queued, stats.dropped) == (3, 2, 1)
+        stalled.release.set()
+        assert driftlock.django.flush(timeout=30)
+        client.get("/items/3/")  # room again: captured again
+        assert driftlock.django.flush(timeout=30)
+        assert (driftlock.django.stats().sent, driftlock.django.stats().dropped) == (3, 1)
+    assert ingested(served_engine.url, served_engine.api_key, "django-full") == 3
 
 
 async def test_streamed_responses_are_timed_until_sent(served_engine: ServedEngine) -> None:

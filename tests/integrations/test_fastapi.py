@@ -398,6 +398,57 @@ async def stalled_scenario(app: FastAPI, gate: asyncio.Event, arrived: asyncio.E
         await middleware_of(app).aclose()
 
 
+async def test_a_request_arriving_while_the_queue_is_full_reaches_the_app_untouched(
+    served_engine: ServedEngine,
+) -> None:
+    gate = asyncio.Event()
+    arrived = asyncio.Event()
+    given: list[tuple[Any, Any]] = []
+
+    async def stall(request: httpx.Request) -> None:
+        arrived.set()
+        await gate.wait()
+
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        given.append((receive, send))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    answered: list[bytes] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            answered.append(message["body"])
+
+    def scope() -> dict[str, Any]:
+        return {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+
+    async with proxy_client(served_engine, stall) as driftlock:
+        middleware = DriftlockMiddleware(
+            hello, client=driftlock, stream_id="asgi-full", batch_size=2, max_queue_size=2
+        )
+        for _ in range(2):
+            await middleware(scope(), receive, send)
+            assert given[-1] != (receive, send)  # captured: the exchange is observed
+        await arrived.wait()  # both events are in flight: the queue is full
+        await middleware(scope(), receive, send)
+        assert given[-1] == (receive, send)  # the server's own callables
+        assert answered == [b"hello"] * 3
+        stats = middleware.stats()
+        assert (stats.captured, stats.queued, stats.dropped) == (3, 2, 1)
+        gate.set()
+        assert await middleware.flush(timeout=30)
+        await middleware(scope(), receive, send)  # room again: captured again
+        assert given[-1] != (receive, send)
+        assert await middleware.flush(timeout=30)
+        assert (middleware.stats().sent, middleware.stats().dropped) == (3, 1)
+        await middleware.aclose()
+    assert ingested(served_engine.url, served_engine.api_key, "asgi-full") == 3
+
+
 async def test_outage_then_recovery_loses_nothing_that_was_queued(
     served_engine: ServedEngine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,7 +18,16 @@ from tests.conftest import ServedEngine
 from tests.integrations.support import ingested, recorder, wait_for_sync
 from tests.integrations.test_fastapi_http import StalledDriftlock, dead_url
 from tests.integrations.test_wsgi import shop
-from tests.integrations.wsgi_support import free_socket, sdk_env, serve_wsgi, server_process, stop
+from tests.integrations.wsgi_support import (
+    Response,
+    call,
+    free_socket,
+    make_environ,
+    sdk_env,
+    serve_wsgi,
+    server_process,
+    stop,
+)
 from tests.support.server import serve_asgi
 
 
@@ -95,6 +104,48 @@ def test_a_stalled_driftlock_holds_no_request_and_the_bound_holds(
         assert app.stats().sent == 50
         app.close()
     assert ingested(served_engine.url, served_engine.api_key, "wsgi-stalled") == 50
+
+
+def test_a_request_arriving_while_the_queue_is_full_reaches_the_app_untouched(
+    served_engine: ServedEngine,
+) -> None:
+    given: list[tuple[Any, Any]] = []  # what the app got from its server, and what it answered
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        answer = shop(environ, start_response)
+        given.append((start_response, answer))
+        return answer
+
+    stalled = StalledDriftlock(served_engine.url)
+    with serve_asgi(stalled) as driftlock_url:
+        middleware = DriftlockWSGIMiddleware(
+            app,
+            api_key=served_engine.api_key,
+            base_url=driftlock_url,
+            stream_id="wsgi-full",
+            batch_size=2,
+            max_queue_size=2,
+        )
+        server = Response()
+        answer = middleware(make_environ("/items/1"), server.start_response)
+        assert given[-1][0] != server.start_response  # captured: the response is observed
+        assert given[-1][1] is not answer
+        answer.close()  # type: ignore[attr-defined]
+        call(middleware, path="/items/2")
+        assert stalled.arrived.wait(30)  # both events are in flight: the queue is full
+        server = Response()
+        answer = middleware(make_environ("/items/3"), server.start_response)
+        assert given[-1] == (server.start_response, answer)  # the server's own, both ways
+        assert list(answer) == [b'{"item_id": 3}']
+        stats = middleware.stats()
+        assert (stats.captured, stats.queued, stats.dropped) == (3, 2, 1)
+        stalled.release.set()
+        assert middleware.flush(timeout=30)
+        call(middleware, path="/items/4")  # room again: captured again
+        assert middleware.flush(timeout=30)
+        assert (middleware.stats().sent, middleware.stats().dropped) == (3, 1)
+        middleware.close()
+    assert ingested(served_engine.url, served_engine.api_key, "wsgi-full") == 3
 
 
 def test_streaming_is_not_buffered_over_http(served_engine: ServedEngine) -> None:
