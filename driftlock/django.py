@@ -183,7 +183,7 @@ class DriftlockMiddleware:
         if wants is not None and not wants(request.path_info):
             return await self.get_response(request)
         state = self._state
-        if state.full:
+        if state.full:  # as in __call__
             state.reject()
             return await self.get_response(request)
         start = _perf()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,6 +15,12 @@ from driftlock.local.engine import Engine
 from tests.support.server import serve_asgi
 
 TEST_API_KEY = "dlk_00000000-0000-4000-8000-000000000000.test-secret"
+
+# Tests stop servers with SIGINT, as Ctrl-C does. A shell that starts the suite in the background
+# without job control makes it ignore SIGINT, and child processes inherit that: handle it here,
+# so that they start with the default again (a handler, unlike SIG_IGN, is reset by exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass(frozen=True)

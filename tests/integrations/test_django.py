@@ -152,20 +152,38 @@ def test_sync_mode_with_driftlock_down_answers_every_request() -> None:
         assert (stats.captured, stats.failed, stats.queued) == (5, 5, 0)
 
 
-def test_a_request_arriving_while_the_queue_is_full_is_served_and_counted(
-    served_engine: ServedEngine,
-) -> None:
-    stalled = StalledDriftlock(served_engine.url)
+@pytest.fixture
+def observed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests the middleware observed (timed, then recorded or dropped)."""
+    paths: list[str] = []
+    finish = driftlock.django.DriftlockMiddleware._finish
+
+    def noting(self: Any, request: Any, *rest: Any) -> None:
+        paths.append(request.path_info)
+        finish(self, request, *rest)
+
+    monkeypatch.setattr(driftlock.django.DriftlockMiddleware, "_finish", noting)
+    return paths
+
+
+@contextmanager
+def full_queue_settings(served: ServedEngine, stream_id: str) -> Iterator[StalledDriftlock]:
+    """Settings whose queue (two events) is full once two requests' events are in flight to a
+    Driftlock that holds them until ``release`` is set."""
+    stalled = StalledDriftlock(served.url)
     with (
         serve_asgi(stalled) as driftlock_url,
         driftlock_settings(
-            served_engine,
-            BASE_URL=driftlock_url,
-            STREAM_ID="django-full",
-            BATCH_SIZE=2,
-            MAX_QUEUE_SIZE=2,
+            served, BASE_URL=driftlock_url, STREAM_ID=stream_id, BATCH_SIZE=2, MAX_QUEUE_SIZE=2
         ),
     ):
+        yield stalled
+
+
+def test_a_request_arriving_while_the_queue_is_full_reaches_the_view_unobserved(
+    served_engine: ServedEngine, observed: list[str]
+) -> None:
+    with full_queue_settings(served_engine, "django-full") as stalled:
         client = Client()
         for i in range(2):
             client.get(f"/items/{i}/")
@@ -178,7 +196,25 @@ def test_a_request_arriving_while_the_queue_is_full_is_served_and_counted(
         client.get("/items/3/")  # room again: captured again
         assert driftlock.django.flush(timeout=30)
         assert (driftlock.django.stats().sent, driftlock.django.stats().dropped) == (3, 1)
+    assert observed == ["/items/0/", "/items/1/", "/items/3/"]
     assert ingested(served_engine.url, served_engine.api_key, "django-full") == 3
+
+
+async def test_a_request_arriving_while_the_queue_is_full_reaches_an_async_view_unobserved(
+    served_engine: ServedEngine, observed: list[str]
+) -> None:
+    with full_queue_settings(served_engine, "django-full-async") as stalled:
+        client = AsyncClient()
+        for i in range(2):
+            await client.get(f"/async/items/{i}/")
+        assert await asyncio.to_thread(stalled.arrived.wait, 30)
+        assert (await client.get("/async/items/2/")).json() == {"item_id": 2}
+        stats = driftlock.django.stats()
+        assert (stats.captured, stats.queued, stats.dropped) == (3, 2, 1)
+        stalled.release.set()
+        assert driftlock.django.flush(timeout=30)
+    assert observed == ["/async/items/0/", "/async/items/1/"]
+    assert ingested(served_engine.url, served_engine.api_key, "django-full-async") == 2
 
 
 async def test_streamed_responses_are_timed_until_sent(served_engine: ServedEngine) -> None:

@@ -433,7 +433,7 @@ async def test_a_request_arriving_while_the_queue_is_full_reaches_the_app_untouc
         for _ in range(2):
             await middleware(scope(), receive, send)
             assert given[-1] != (receive, send)  # captured: the exchange is observed
-        await arrived.wait()  # both events are in flight: the queue is full
+        await asyncio.wait_for(arrived.wait(), 30)  # both events are in flight: the queue is full
         await middleware(scope(), receive, send)
         assert given[-1] == (receive, send)  # the server's own callables
         assert answered == [b"hello"] * 3
