@@ -136,7 +136,8 @@ class DeliveryStats:
     - ``captured``: events handed to the queue (after exclusion, sampling and ``event_hook``);
     - ``sent``: events in batches Driftlock accepted;
     - ``dropped``: events discarded without a complete delivery attempt: the queue was full
-      when they arrived, or they were still held when a close ran out of ``flush_timeout``;
+      when they arrived (such a request is not observed at all, so ``event_hook`` never sees
+      it), or they were still held when a close ran out of ``flush_timeout``;
     - ``failed``: events whose batch was given up: a permanent error (e.g. 401, 400), or a
       transient one that outlasted the retries;
     - ``queued``: events held right now, waiting in the queue or in a batch being sent or
