@@ -259,6 +259,8 @@ class DeliveryState:
         self._lock = threading.Lock()
         self._queue: deque[Any] = deque()
         self._in_flight: list[Batch] = []
+        # Batches whose sender went away before they settled: sent again first, as they are.
+        self._resend: deque[Batch] = deque()
         self._captured = 0
         self._sent = 0
         self._dropped = 0
@@ -348,6 +350,10 @@ class DeliveryState:
         ``prepare`` (outside the lock: that is the sender's work).
         """
         with self._lock:
+            while self._resend:
+                again = self._resend.popleft()
+                if not again.settled:
+                    return again
             queue = self._queue
             available = len(queue)
             size = self.options.batch_size
@@ -473,17 +479,16 @@ class DeliveryState:
             )
 
     def requeue(self, batch: Batch) -> None:
-        """Put an unsettled ``batch`` back at the head of the queue (its sender went away)."""
+        """Have an unsettled ``batch`` sent again before anything else (its sender went away),
+        as it is: with the same Idempotency-Key, so that Driftlock ingests it once even if the
+        lost attempt reached it."""
         with self._lock:
-            if batch.settled:
-                return
-            batch.settled = True
-            self._in_flight.remove(batch)
-            self._queue.extendleft(reversed(batch.events))
+            if not batch.settled and batch not in self._resend:
+                self._resend.append(batch)
 
     def requeue_in_flight(self) -> None:
         """Requeue every batch in flight, oldest first: their sender died with its event loop."""
-        for batch in reversed(list(self._in_flight)):
+        for batch in list(self._in_flight):
             self.requeue(batch)
 
     def discard(self) -> int:
@@ -493,6 +498,7 @@ class DeliveryState:
             for batch in list(self._in_flight):
                 self._settle(batch)
             self._queue.clear()
+            self._resend.clear()
             self._completed += self._queued
             self._queued = 0
             self.full = False
@@ -632,6 +638,15 @@ class AsyncDelivery:
         self._reset()
 
     # -- request path -------------------------------------------------------------------
+
+    def reject(self) -> None:
+        """Count an event dropped for lack of room (:meth:`DeliveryState.reject`); call it from
+        a running event loop. As :meth:`submit` does, it starts a sender in this loop if the
+        previous one's loop is gone: that sender's queue would otherwise stay full for good."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._adopt(loop)
+        self.state.reject()
 
     def submit(self, event: Any) -> None:
         """Queue ``event`` for delivery; call it from a running event loop. Never blocks."""
@@ -805,9 +820,13 @@ class AsyncDelivery:
     async def _flush_here(self, limit: float) -> bool:
         state = self.state
         target = state.accepted
-        if state.completed < target and (self._task is None or self._task.done()):
-            self._loop = None  # a previous loop's sender died with events held: take them over
-            self._adopt(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        task = self._task
+        # Events are held, and the sender died, or its loop closed without stopping it (flush
+        # runs here only when that loop is gone): take them over.
+        if state.completed < target and (self._loop is not loop or task is None or task.done()):
+            self._loop = None
+            self._adopt(loop)
         self._flushing += 1
         self._wake.set()
         try:

@@ -255,9 +255,8 @@ class DriftlockMiddleware:
         if wants is not None and not wants(path):
             await self.app(scope, receive, send)
             return
-        state = self._state
-        if state.full:  # an outage: its event would be dropped, so don't observe the request
-            state.reject()
+        if self._state.full:  # an outage: its event would be dropped, so don't observe the request
+            self.delivery.reject()
             await self.app(scope, receive, send)
             return
 
@@ -335,7 +334,7 @@ class DriftlockMiddleware:
         try:
             state = self._state
             if state.full:  # an outage: don't build what would be dropped anyway
-                state.reject()
+                self.delivery.reject()
                 return
             capture = self.capture
             user_agent = None

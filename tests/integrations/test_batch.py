@@ -246,8 +246,9 @@ def test_requeue_keeps_order_and_discard_counts_drops() -> None:
     assert b is not None
     state.requeue_in_flight()
     again = state.take(partial=False)
-    assert again is not None
+    assert again is a  # the same events and Idempotency-Key, first
     assert [e["body"]["i"] for e in again.events] == [0, 1]
+    assert state.take(partial=False) is b
     assert state.discard() == 5
     stats = state.stats()
     assert (stats.dropped, stats.queued) == (5, 0)
