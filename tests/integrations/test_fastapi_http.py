@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -329,17 +329,32 @@ def test_gunicorn_preload_workers_each_deliver_their_own(served_engine: ServedEn
     assert ingested(served_engine.url, served_engine.api_key, "gunicorn") == 60
 
 
-class LoopThatVanishes:
-    """A middleware whose first requests run in an event loop that is then closed without
-    stopping the sender, while it holds their events (a test's loop, say); Driftlock stalls
-    until ``release``."""
+async def hello(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
 
-    def __init__(self, served: ServedEngine, driftlock_url: str, stream_id: str) -> None:
-        async def hello(scope: Any, receive: Any, send: Any) -> None:
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            await send({"type": "http.response.body", "body": b"hello"})
 
-        self.middleware = DriftlockMiddleware(
+async def request(middleware: DriftlockMiddleware) -> None:
+    """One GET / through ``middleware``, called as a server calls it."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+    await middleware(scope, receive, send)
+
+
+@contextmanager
+def left_by_a_closed_loop(served: ServedEngine, stream_id: str) -> Iterator[DriftlockMiddleware]:
+    """A middleware whose first two requests ran in an event loop that was then closed without
+    stopping the sender (a test's loop, say), while their batch, the whole queue, was in flight
+    to a Driftlock that held it. Driftlock answers from now on."""
+    stalled = StalledDriftlock(served.url)
+    with serve_asgi(stalled) as driftlock_url:
+        middleware = DriftlockMiddleware(
             hello,
             api_key=served.api_key,
             base_url=driftlock_url,
@@ -347,40 +362,24 @@ class LoopThatVanishes:
             batch_size=2,
             max_queue_size=2,
         )
-
-    async def request(self) -> None:
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b""}
-
-        async def send(message: Any) -> None:
-            pass
-
-        scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
-        await self.middleware(scope, receive, send)
-
-    def fill_and_close(self, stalled: StalledDriftlock) -> None:
-        """Two requests in a loop that is gone afterwards; their batch stays in flight."""
         first = asyncio.new_event_loop()
-        first.run_until_complete(self.request())
-        first.run_until_complete(self.request())
+        first.run_until_complete(request(middleware))
+        first.run_until_complete(request(middleware))
         assert first.run_until_complete(asyncio.to_thread(stalled.arrived.wait, 30))
         first.close()
+        stalled.release.set()
+        yield middleware
 
 
 def test_a_full_queue_left_behind_by_a_closed_event_loop_drains_in_the_next(
     served_engine: ServedEngine,
 ) -> None:
-    stalled = StalledDriftlock(served_engine.url)
-    with serve_asgi(stalled) as driftlock_url:
-        app = LoopThatVanishes(served_engine, driftlock_url, "loop-gone-full")
-        app.fill_and_close(stalled)  # the queue (two events) is full
-        stalled.release.set()
-        middleware = app.middleware
+    with left_by_a_closed_loop(served_engine, "loop-gone-full") as middleware:
 
         async def in_the_next_loop() -> None:
-            await app.request()  # meets the full queue: dropped, and a sender starts here...
+            await request(middleware)  # meets the full queue: dropped, and a sender starts here...
             await wait_for(lambda: middleware.stats().sent == 2, "the held batch sent again")
-            await app.request()  # ...so that requests are captured again
+            await request(middleware)  # ...so that requests are captured again
             assert await middleware.flush(timeout=30)
             await middleware.aclose()
 
@@ -395,15 +394,7 @@ def test_a_full_queue_left_behind_by_a_closed_event_loop_drains_in_the_next(
 def test_a_flush_in_another_loop_takes_over_what_a_closed_loop_held(
     served_engine: ServedEngine,
 ) -> None:
-    stalled = StalledDriftlock(served_engine.url)
-    with serve_asgi(stalled) as driftlock_url:
-        app = LoopThatVanishes(served_engine, driftlock_url, "loop-gone-flush")
-        app.fill_and_close(stalled)
-        stalled.release.set()
-
-        async def flush_and_close() -> bool:
-            return await app.middleware.aclose(timeout=30)
-
-        assert asyncio.run(flush_and_close())
-    assert app.middleware.stats().sent == 2
+    with left_by_a_closed_loop(served_engine, "loop-gone-flush") as middleware:
+        assert asyncio.run(middleware.aclose(timeout=30))
+    assert middleware.stats().sent == 2
     assert ingested(served_engine.url, served_engine.api_key, "loop-gone-flush") == 2
